@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Key design of the one DynamoDB state table (partition key `pk`, sort key `sk`, both strings;
+ * TTL attribute `expiresAt` in epoch seconds). Every item kind has its own `pk` prefix, so
+ * kinds never collide and each lookup is a single GetItem:
+ *
+ * | item        | pk                                   | sk                  | notes                          |
+ * |-------------|--------------------------------------|---------------------|--------------------------------|
+ * | ledger      | `job#<jobId>`                        | `job`               | applied jobs, TTL 30 days      |
+ * | contact     | `contact#<contactId>`                | `fields`            | per-field version + value hash |
+ * | link (ext)  | `link#ext#<key up to its last ':'>`  | `<externalKey>`     | shop redact = one Query        |
+ * | link (mail) | `link#email#<sha256(email)>`         | `link`              | no contact values stored       |
+ * | link (tel)  | `link#phone#<sha256(E.164)>`         | `link`              | no contact values stored       |
+ * | checkpoint  | `checkpoint#<source>#<scope>`        | `checkpoint`        | conditional on `revision`      |
+ */
+export const STATE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
+
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+export function ledgerKey(jobId: string): ItemKey {
+  return { pk: `job#${jobId}`, sk: 'job' };
+}
+
+export function contactFieldsKey(contactId: string): ItemKey {
+  return { pk: `contact#${contactId}`, sk: 'fields' };
+}
+
+/**
+ * External keys such as `shopify:<shop>:customer:<id>` are grouped by everything before their
+ * last `:`, so all of one shop's customer links share a partition (shop/redact is one Query).
+ */
+export function externalLinkKey(externalKey: string): ItemKey {
+  const cut = externalKey.lastIndexOf(':');
+  const group = cut > 0 ? externalKey.slice(0, cut) : externalKey;
+  return { pk: `link#ext#${group}`, sk: externalKey };
+}
+
+/** The partition holding every customer link of one Shopify shop. */
+export function shopLinksPartition(shopDomain: string): string {
+  return `link#ext#shopify:${shopDomain}:customer`;
+}
+
+/** Emails are stored only as a hash of the normalised (trimmed, lower-cased) address. */
+export function emailLinkKey(email: string): ItemKey {
+  return { pk: `link#email#${sha256Hex(email.trim().toLowerCase())}`, sk: 'link' };
+}
+
+/** Phones are stored only as a hash of the E.164 number. */
+export function phoneLinkKey(phoneE164: string): ItemKey {
+  return { pk: `link#phone#${sha256Hex(phoneE164.trim())}`, sk: 'link' };
+}
+
+export function checkpointKey(source: string, scope: string): ItemKey {
+  return { pk: `checkpoint#${source}#${scope}`, sk: 'checkpoint' };
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * Schemas written from the ClearTalk API reference (PLATFORMS.md): `PATCH /contacts/{id}`,
+ * `GET /contacts/{id}`, `POST /contacts`.
+ */
+
+/** A custom-field value: the reference gives `customField` as an object; we keep it flat. */
+export const CustomFieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export type CustomFieldValue = z.infer<typeof CustomFieldValueSchema>;
+
+export const CustomFieldSchema = z.record(z.string().min(1), CustomFieldValueSchema);
+export type CustomField = z.infer<typeof CustomFieldSchema>;
+
+/** The string fields of a contact that `PATCH /contacts/{id}` accepts, in reference order. */
+export const CONTACT_STRING_FIELDS = [
+  'listName',
+  'tag',
+  'firstName',
+  'lastName',
+  'email',
+  'phone',
+  'dateOfBirth',
+  'contactSource',
+  'clearTalkNotes',
+] as const;
+export type ContactStringField = (typeof CONTACT_STRING_FIELDS)[number];
+
+/** Every field a patch may carry. */
+export const CONTACT_FIELDS = [...CONTACT_STRING_FIELDS, 'customField'] as const;
+export type ContactField = (typeof CONTACT_FIELDS)[number];
+
+const contactPatchShape = {
+  listName: z.string().optional(),
+  tag: z.string().optional(),
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  email: z.string().optional(),
+  phone: z.string().optional(),
+  dateOfBirth: z.string().optional(),
+  contactSource: z.string().optional(),
+  clearTalkNotes: z.string().optional(),
+  customField: CustomFieldSchema.optional(),
+};
+
+/** The body of `PATCH /contacts/{id}`: every field optional, at least one present, no unknown keys. */
+export const ContactPatchSchema = z
+  .strictObject(contactPatchShape)
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+    message: 'a patch needs at least one field',
+  });
+export type ContactPatch = z.infer<typeof ContactPatchSchema>;
+
+/** The body of `POST /contacts` (the reference marks every field required; we send what we have). */
+export const ContactCreateSchema = ContactPatchSchema;
+export type ContactCreate = ContactPatch;
+
+const nullableString = z.string().nullable();
+
+/**
+ * The contact the API returns. The reference lists every field as present; values may be null
+ * for fields never set, so null is accepted. Unknown fields the API adds later are kept.
+ */
+export const ContactSchema = z.looseObject({
+  id: z.number().int(),
+  userId: z.number().int(),
+  listName: nullableString,
+  tag: nullableString,
+  firstName: nullableString,
+  lastName: nullableString,
+  email: nullableString,
+  phone: nullableString,
+  dateOfBirth: nullableString,
+  contactSource: nullableString,
+  clearTalkNotes: nullableString,
+  customField: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.iso.datetime({ offset: true }),
+  updatedAt: z.iso.datetime({ offset: true }),
+});
+export type Contact = z.infer<typeof ContactSchema>;
+
+/** ClearTalk contact ids are positive integers; we carry them as decimal strings. */
+export const ContactIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a contact id is a positive integer');

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { ConfigError, describeIssues } from './errors.js';
+
+/**
+ * The environment, parsed once at cold start. Contract variables are in DESIGN.md; the
+ * tuning variables below them are ours and all have defaults.
+ */
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const ConfigSchema = z.object({
+  // Contract (DESIGN.md "Environment").
+  CLEARTALK_BASE_URL: z.url().default('https://api.cleartalk.ai'),
+  CLEARTALK_API_KEY_SECRET_ID: optionalText,
+  TYPEFORM_WEBHOOK_SECRET_ID: optionalText,
+  SHOPIFY_WEBHOOK_SECRET_ID: optionalText,
+  TYPEFORM_API_TOKEN_SECRET_ID: optionalText,
+  TYPEFORM_API_BASE_URL: z.url().default('https://api.typeform.com'),
+  SHOPIFY_ADMIN_TOKEN_SECRET_ID: optionalText,
+  SHOPIFY_SHOP_DOMAIN: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be <shop>.myshopify.com')
+    .optional(),
+  SHOPIFY_ADMIN_BASE_URL: z.url().optional(),
+  PATCH_QUEUE_URL: optionalText,
+  DEAD_LETTER_QUEUE_URL: optionalText,
+  STATE_TABLE_NAME: optionalText,
+  DEFAULT_PHONE_REGION: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be a two-letter region code such as US or GB')
+    .default('US'),
+
+  // Tuning (ours; documented in the README).
+  /** Per-attempt timeout of a ClearTalk request. */
+  CLEARTALK_TIMEOUT_MS: positiveInt(10_000),
+  /** Attempts per ClearTalk request, the first included. */
+  CLEARTALK_MAX_ATTEMPTS: positiveInt(6),
+  /** Parallel message groups inside one worker invocation. */
+  WORKER_CONCURRENCY: positiveInt(8),
+  /** Time kept back from the Lambda deadline for bookkeeping after the last request. */
+  DEADLINE_SAFETY_MS: positiveInt(3_000),
+  /** How long a secret is cached in a warm container. */
+  SECRET_CACHE_TTL_SECONDS: positiveInt(300),
+  /** Shopify Admin API version used by the backfill. */
+  SHOPIFY_API_VERSION: z
+    .string()
+    .regex(/^\d{4}-\d{2}$/, 'must be YYYY-MM')
+    .default('2025-10'),
+  /** Path of the mapping configuration (JSON); the bundled defaults when unset. */
+  MAPPINGS_FILE: optionalText,
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+type OptionalKeys = {
+  [K in keyof Config]-?: undefined extends Config[K] ? K : never;
+}[keyof Config];
+
+/** A config in which the named variables are known to be present. */
+export type ConfigWith<K extends OptionalKeys> = Config & { [P in K]-?: NonNullable<Config[P]> };
+
+/**
+ * Parses the environment and checks that every variable the caller needs is set, reporting
+ * every problem at once.
+ * @throws {ConfigError} naming each missing or invalid variable (never its value).
+ */
+export function loadConfig<K extends OptionalKeys>(
+  env: Record<string, string | undefined>,
+  required: readonly K[] = [],
+): ConfigWith<K> {
+  const parsed = ConfigSchema.safeParse(env);
+  const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
+  if (parsed.success) {
+    for (const key of required) {
+      if (parsed.data[key] === undefined) problems.push(`${key}: required`);
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return parsed.data as ConfigWith<K>;
+}
+
+/** The Shopify Admin API base: `SHOPIFY_ADMIN_BASE_URL`, else `https://<SHOPIFY_SHOP_DOMAIN>`. */
+export function shopifyAdminBaseUrl(config: Pick<Config, 'SHOPIFY_ADMIN_BASE_URL' | 'SHOPIFY_SHOP_DOMAIN'>) {
+  if (config.SHOPIFY_ADMIN_BASE_URL) return config.SHOPIFY_ADMIN_BASE_URL.replace(/\/+$/, '');
+  if (config.SHOPIFY_SHOP_DOMAIN) return `https://${config.SHOPIFY_SHOP_DOMAIN}`;
+  throw new ConfigError(['SHOPIFY_SHOP_DOMAIN: required (or SHOPIFY_ADMIN_BASE_URL)']);
+}
