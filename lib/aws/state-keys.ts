@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
  * | link (mail) | `link#email#<sha256(email)>`         | `link`              | no contact values stored       |
  * | link (tel)  | `link#phone#<sha256(E.164)>`         | `link`              | no contact values stored       |
  * | checkpoint  | `checkpoint#<source>#<scope>`        | `checkpoint`        | conditional on `revision`      |
+ * | delivery    | `delivery#<source>#<deliveryId>`     | `delivery`          | webhook deliveries, TTL 7 days |
  */
 export const STATE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 
@@ -56,6 +57,11 @@ export function phoneLinkKey(phoneE164: string): ItemKey {
 
 export function checkpointKey(source: string, scope: string): ItemKey {
   return { pk: `checkpoint#${source}#${scope}`, sk: 'checkpoint' };
+}
+
+/** A webhook delivery already enqueued (Shopify `X-Shopify-Webhook-Id`, Typeform `event_id`). */
+export function deliveryKey(source: string, deliveryId: string): ItemKey {
+  return { pk: `delivery#${source}#${deliveryId}`, sk: 'delivery' };
 }
 
 function sha256Hex(text: string): string {
