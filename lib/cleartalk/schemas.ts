@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Schemas written from the ClearTalk API reference (PLATFORMS.md): `PATCH /contacts/{id}`,

@@ -1,0 +1,186 @@
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { ConfigError } from '../errors.js';
+import { ClearTalkTransportError } from './errors.js';
+
+/**
+ * The ClearTalk client's HTTP transport: `node:http`/`node:https` with one keep-alive agent,
+ * in place of axios, which cost ~3x a raw `node:http` request's CPU (docs/benchmarks.md,
+ * bench:client). It does only what the client needs: one request, a wall-clock limit on the
+ * whole attempt, the body read as text, and failures turned into {@link ClearTalkTransportError}
+ * (message and code only: a Node request error holds no headers, but nothing else is kept
+ * either, so the API key cannot travel in a `cause`).
+ *
+ * It connects to ClearTalk directly: `HTTP(S)_PROXY` is not read (the worker runs outside a
+ * VPC with direct egress; a CONNECT tunnel is not worth its code until a deployment needs it).
+ */
+
+/** A complete HTTP answer of any status; the caller classifies it. */
+export interface TransportResponse {
+  ok: true;
+  status: number;
+  /** The `Retry-After` header, when present. */
+  retryAfter: string | undefined;
+  /** The body as UTF-8 text (decompressed if the server compressed it anyway). */
+  body: string;
+}
+
+export type TransportOutcome = TransportResponse | { ok: false; error: ClearTalkTransportError };
+
+export interface TransportRequest {
+  method: string;
+  /** Path below the base URL's path, e.g. `/contacts/1`. */
+  path: string;
+  headers: OutgoingHttpHeaders;
+  /** Sent with a `Content-Length` (never chunked); `undefined` sends no body. */
+  body: string | undefined;
+  /** Wall-clock limit of the whole attempt, connect to last body byte. */
+  timeoutMs: number;
+}
+
+export interface HttpTransport {
+  /** Sends one request; resolves (never rejects) with the answer or the transport failure. */
+  send(request: TransportRequest): Promise<TransportOutcome>;
+}
+
+// A contact is well under 1 MiB; anything bigger is not an answer we can use.
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Creates a transport for `baseUrl` (http or https) with one keep-alive agent, made once.
+ * @throws {ConfigError} when `baseUrl` is not an http(s) URL
+ */
+export function createHttpTransport(baseUrl: string): HttpTransport {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new ConfigError(['the ClearTalk base URL is not a URL']);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError([`the ClearTalk base URL must be http(s), not ${url.protocol}`]);
+  }
+  const secure = url.protocol === 'https:';
+  const agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const makeRequest = secure ? httpsRequest : httpRequest;
+  // node:http wants an IPv6 literal without the brackets URL keeps.
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port === '' ? undefined : Number(url.port);
+  const basePath = url.pathname.replace(/\/+$/, '');
+
+  function send(call: TransportRequest): Promise<TransportOutcome> {
+    return new Promise<TransportOutcome>((resolve) => {
+      let settled = false;
+      let request: ClientRequest | undefined;
+      const finish = (outcome: TransportOutcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      const fail = (error: unknown) => {
+        if (settled) return;
+        finish({ ok: false, error: toTransportError(error, request?.reusedSocket === true) });
+        // Frees the socket at once instead of leaving it to a server that misbehaves.
+        request?.destroy();
+      };
+      // A timer, not the socket's idle timeout: a server trickling the body one byte at a time
+      // never lets a socket go idle, and the attempt must still end before the Lambda's deadline.
+      const timer = setTimeout(() => {
+        fail(Object.assign(new Error(`timeout of ${call.timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' }));
+      }, call.timeoutMs);
+
+      const onResponse = (response: IncomingMessage) => {
+        const declared = Number(response.headers['content-length']);
+        if (declared > MAX_BODY_BYTES) return fail(tooLarge());
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_BODY_BYTES) fail(tooLarge());
+          else chunks.push(chunk);
+        });
+        response.on('end', () => {
+          let body: string;
+          try {
+            body = decodeBody(chunks, response.headers['content-encoding']);
+          } catch (error) {
+            return fail(error);
+          }
+          const retryAfter = response.headers['retry-after'];
+          finish({ ok: true, status: response.statusCode ?? 0, retryAfter, body });
+        });
+        // The connection broke mid-body: Node emits an ECONNRESET 'aborted' error here.
+        response.on('error', fail);
+      };
+
+      try {
+        request = makeRequest(
+          {
+            agent,
+            hostname,
+            port,
+            path: basePath + call.path,
+            method: call.method,
+            headers:
+              call.body === undefined
+                ? call.headers
+                : { ...call.headers, 'Content-Length': Buffer.byteLength(call.body) },
+          },
+          onResponse,
+        );
+      } catch (error) {
+        // e.g. a header value Node refuses (ERR_INVALID_CHAR names the header, not the value).
+        return fail(error);
+      }
+      request.on('error', fail);
+      request.end(call.body);
+    });
+  }
+
+  return { send };
+}
+
+function tooLarge(): Error {
+  return Object.assign(new Error(`the response body is over ${MAX_BODY_BYTES} bytes`), {
+    code: 'ERR_RESPONSE_TOO_LARGE',
+  });
+}
+
+// No Accept-Encoding is sent (a contact is a few hundred bytes: compression would cost more
+// than it saves), but without that header a server may still pick any coding (RFC 9110 §12.5.3).
+function decodeBody(chunks: Buffer[], encoding: string | undefined): string {
+  const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  switch (encoding?.trim().toLowerCase()) {
+    case undefined:
+    case '':
+    case 'identity':
+      return raw.toString('utf8');
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(raw).toString('utf8');
+    case 'deflate':
+      return inflateSync(raw).toString('utf8');
+    case 'br':
+      return brotliDecompressSync(raw).toString('utf8');
+    default:
+      throw Object.assign(new Error(`unsupported content-encoding ${JSON.stringify(encoding)}`), {
+        code: 'ERR_CONTENT_ENCODING',
+      });
+  }
+}
+
+function toTransportError(error: unknown, reusedSocket: boolean): ClearTalkTransportError {
+  const code = (error as { code?: unknown } | null)?.code;
+  return new ClearTalkTransportError(error instanceof Error ? error.message : 'unknown failure', {
+    code: typeof code === 'string' ? code : undefined,
+    reusedSocket,
+  });
+}
