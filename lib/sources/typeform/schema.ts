@@ -1,0 +1,230 @@
+import * as z from 'zod';
+
+/*
+ * Typeform payloads (PLATFORMS.md "Typeform"): strict on the fields the mapper reads, tolerant
+ * of everything else (z.looseObject), so a field Typeform adds later never fails a delivery.
+ */
+
+/** The field an answer belongs to. Map by `ref` (set by the form author), fall back to `id`, never by title. */
+export const AnswerFieldSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.string().optional(),
+  ref: z.string().min(1).optional(),
+});
+export type AnswerField = z.infer<typeof AnswerFieldSchema>;
+
+// An answer carries its value under a key named like its type: `{type: 'email', email: 'a@b.co', field}`.
+const answer = <T extends string, S extends z.ZodType>(type: T, value: S) =>
+  z.looseObject({ type: z.literal(type), field: AnswerFieldSchema, [type]: value }) as unknown as z.ZodObject<
+    { type: z.ZodLiteral<T>; field: typeof AnswerFieldSchema } & { [K in T]: S },
+    z.core.$loose
+  >;
+
+// choice: `{id, label, ref}` or `{other}`; older payloads carry only `{label}`.
+const ChoiceValueSchema = z.looseObject({
+  id: z.string().optional(),
+  label: z.string().optional(),
+  ref: z.string().optional(),
+  other: z.string().optional(),
+});
+// choices: `{ids, labels, refs, other?}`; older payloads carry only `{labels}`.
+const ChoicesValueSchema = z.looseObject({
+  ids: z.array(z.string()).optional(),
+  labels: z.array(z.string()).optional(),
+  refs: z.array(z.string()).optional(),
+  other: z.string().optional(),
+});
+const PaymentValueSchema = z.looseObject({
+  amount: z.string().optional(),
+  last4: z.string().optional(),
+  name: z.string().optional(),
+  success: z.boolean().optional(),
+});
+
+/** One answer of a known type (PLATFORMS.md lists them all). */
+export const KnownAnswerSchema = z.discriminatedUnion('type', [
+  answer('text', z.string()),
+  answer('email', z.string()),
+  answer('phone_number', z.string()),
+  answer('number', z.number()),
+  answer('boolean', z.boolean()),
+  answer('date', z.string()),
+  answer('url', z.string()),
+  answer('file_url', z.string()),
+  answer('choice', ChoiceValueSchema),
+  answer('choices', ChoicesValueSchema),
+  answer('payment', PaymentValueSchema),
+  answer('multi_format', z.unknown()),
+  answer('signature', z.unknown()),
+]);
+export type KnownAnswer = z.infer<typeof KnownAnswerSchema>;
+
+/** An answer whose type we do not know, or whose value does not have its type's shape: skipped, not fatal. */
+export interface SkippedAnswer {
+  type: 'skipped';
+  answerType: string;
+  field: AnswerField;
+  reason: string;
+}
+
+/** A parsed answer: a known one, or a skipped one the mapper reports by field name. */
+export type Answer = KnownAnswer | SkippedAnswer;
+
+const KNOWN_ANSWER_TYPES: ReadonlySet<string> = new Set(
+  KnownAnswerSchema.options.map((o) => o.shape.type.value),
+);
+
+const AnswerBaseSchema = z.looseObject({ type: z.string().min(1), field: AnswerFieldSchema });
+
+const isString = (value: unknown): boolean => typeof value === 'string';
+const isOptionalString = (value: unknown): boolean => value === undefined || typeof value === 'string';
+const isOptionalStrings = (value: unknown): boolean =>
+  value === undefined || (Array.isArray(value) && value.every(isString));
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  // zod never copies an own `__proto__` key: such an object takes the zod path to stay identical.
+  return (proto === Object.prototype || proto === null) && !Object.hasOwn(value, '__proto__');
+}
+
+/*
+ * The answer types a form is made of, checked by hand exactly as KnownAnswerSchema checks them
+ * (value shape, AnswerFieldSchema). Per-answer zod parsing was the largest single cost of a
+ * webhook (a form carries dozens of answers); payment, multi_format, signature and anything
+ * that fails a check here still go through zod, which stays the one definition of "valid" and
+ * produces the issues. schema.test.ts checks both paths give the same result.
+ */
+const COMMON_ANSWER_VALUES: Readonly<Record<string, (value: unknown) => boolean>> = {
+  text: isString,
+  email: isString,
+  phone_number: isString,
+  date: isString,
+  url: isString,
+  file_url: isString,
+  number: (value) => typeof value === 'number' && Number.isFinite(value),
+  boolean: (value) => typeof value === 'boolean',
+  choice: (value) =>
+    isPlainObject(value) &&
+    isOptionalString(value.id) &&
+    isOptionalString(value.label) &&
+    isOptionalString(value.ref) &&
+    isOptionalString(value.other),
+  choices: (value) =>
+    isPlainObject(value) &&
+    isOptionalStrings(value.ids) &&
+    isOptionalStrings(value.labels) &&
+    isOptionalStrings(value.refs) &&
+    isOptionalString(value.other),
+};
+
+/**
+ * The answer itself when it is a well-formed answer of a common type (the parse result is then
+ * the parsed JSON object, equal to what zod would copy), else `undefined` (zod decides).
+ */
+export function readCommonAnswer(raw: unknown): KnownAnswer | undefined {
+  if (!isPlainObject(raw) || typeof raw.type !== 'string') return undefined;
+  if (!Object.hasOwn(COMMON_ANSWER_VALUES, raw.type)) return undefined;
+  const checkValue = COMMON_ANSWER_VALUES[raw.type];
+  const field = raw.field;
+  if (
+    checkValue === undefined ||
+    !checkValue(raw[raw.type]) ||
+    !isPlainObject(field) ||
+    typeof field.id !== 'string' ||
+    field.id.length === 0 ||
+    !isOptionalString(field.type) ||
+    !(field.ref === undefined || (typeof field.ref === 'string' && field.ref.length > 0))
+  ) {
+    return undefined;
+  }
+  return raw as KnownAnswer;
+}
+
+// One unknown or malformed answer must not fail the whole response (issue 3 §3): classify each.
+// Common answers take the hand check; the rest the known-answer parse, and only answers it
+// rejects the base shape (one zod pass per answer, not two). One transform for the whole array:
+// a zod pipe per element cost more than the checks themselves.
+function classifyAnswer(raw: unknown, index: number, ctx: z.RefinementCtx): Answer | undefined {
+  const common = readCommonAnswer(raw);
+  if (common !== undefined) return common;
+  const known = KnownAnswerSchema.safeParse(raw);
+  if (known.success) return known.data;
+  const base = AnswerBaseSchema.safeParse(raw);
+  if (!base.success) {
+    for (const issue of base.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issue.message, path: [index, ...issue.path] as PropertyKey[] });
+    }
+    return undefined;
+  }
+  return {
+    type: 'skipped',
+    answerType: base.data.type,
+    field: base.data.field,
+    reason: KNOWN_ANSWER_TYPES.has(base.data.type)
+      ? `malformed ${base.data.type} answer`
+      : `unsupported answer type ${base.data.type}`,
+  };
+}
+
+const AnswersSchema = z
+  .array(z.unknown())
+  .nullish()
+  .transform((raw, ctx): Answer[] => {
+    if (raw === null || raw === undefined) return [];
+    const answers: Answer[] = [];
+    let failed = false;
+    for (let i = 0; i < raw.length; i++) {
+      const answer = classifyAnswer(raw[i], i, ctx);
+      if (answer === undefined) failed = true;
+      else answers.push(answer);
+    }
+    return failed ? z.NEVER : answers;
+  });
+
+const timestamp = z.iso.datetime({ offset: true });
+
+/**
+ * A `form_response` from a webhook, or a Responses API item once the caller adds `form_id`
+ * (items carry `token`/`response_id`, no `definition`; `answers` may be null). Output always has
+ * `token`, `answers` and `hidden`.
+ */
+export const FormResponseSchema = z
+  .looseObject({
+    form_id: z.string().min(1),
+    token: z.string().min(1).optional(),
+    response_id: z.string().min(1).optional(),
+    landed_at: timestamp.optional(),
+    submitted_at: timestamp.optional(),
+    hidden: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .transform((hidden) => hidden ?? {}),
+    calculated: z.looseObject({ score: z.number().optional() }).nullish(),
+    variables: z.array(z.unknown()).nullish(),
+    definition: z.looseObject({ id: z.string().optional(), title: z.string().optional() }).nullish(),
+    answers: AnswersSchema,
+  })
+  .refine((response) => response.token !== undefined || response.response_id !== undefined, {
+    message: 'a response needs token (webhook) or response_id (Responses API)',
+    path: ['token'],
+  })
+  .refine((response) => response.submitted_at !== undefined || response.landed_at !== undefined, {
+    message: 'a response needs submitted_at (or landed_at for a partial response)',
+    path: ['submitted_at'],
+  })
+  .transform(({ token, response_id, ...rest }) => ({ ...rest, token: (token ?? response_id) as string }));
+export type FormResponse = z.infer<typeof FormResponseSchema>;
+/** The shape FormResponseSchema accepts (before defaults and the token fallback). */
+export type FormResponseInput = z.input<typeof FormResponseSchema>;
+
+/** The event types a Typeform webhook carries. */
+export const TYPEFORM_EVENT_TYPES = { response: 'form_response', partial: 'form_response_partial' } as const;
+
+/** A Typeform webhook body: `{event_id, event_type, form_response}`. */
+export const TypeformWebhookSchema = z.looseObject({
+  event_id: z.string().min(1),
+  event_type: z.string().min(1),
+  form_response: FormResponseSchema,
+});
+export type TypeformWebhook = z.infer<typeof TypeformWebhookSchema>;
