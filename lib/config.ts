@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, describeIssues } from './errors.js';
 
 /**
@@ -22,11 +22,13 @@ export const ConfigSchema = z.object({
   TYPEFORM_API_TOKEN_SECRET_ID: optionalText,
   TYPEFORM_API_BASE_URL: z.url().default('https://api.typeform.com'),
   SHOPIFY_ADMIN_TOKEN_SECRET_ID: optionalText,
-  SHOPIFY_SHOP_DOMAIN: z
-    .string()
-    .trim()
-    .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be <shop>.myshopify.com')
-    .optional(),
+  // Empty means unset: serverless.yml passes '' when the stage has no shop (no Shopify backfill).
+  SHOPIFY_SHOP_DOMAIN: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be <shop>.myshopify.com')
+      .optional(),
+  ),
   SHOPIFY_ADMIN_BASE_URL: z.url().optional(),
   PATCH_QUEUE_URL: optionalText,
   DEAD_LETTER_QUEUE_URL: optionalText,
@@ -54,6 +56,15 @@ export const ConfigSchema = z.object({
     .default('2025-10'),
   /** Path of the mapping configuration (JSON); the bundled defaults when unset. */
   MAPPINGS_FILE: optionalText,
+  /**
+   * The receive on which the worker dead-letters a still-failing record itself (`retries-exhausted`);
+   * the queue's redrive `maxReceiveCount` must be this + 1 (it is only the backstop for crashes).
+   */
+  MAX_RECEIVE_COUNT: positiveInt(5),
+  /** Distinct contacts in a row whose ClearTalk requests failed before the worker stops calling it. */
+  BREAKER_FAILURE_THRESHOLD: positiveInt(5),
+  /** How long the worker's circuit breaker stays open before one trial request. */
+  BREAKER_COOLDOWN_MS: positiveInt(30_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

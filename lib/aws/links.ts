@@ -1,0 +1,283 @@
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import { DependencyError } from '../errors.js';
+import {
+  emailLinkKey,
+  externalLinkKey,
+  type ItemKey,
+  phoneLinkKey,
+  shopLinksPartition,
+} from './state-keys.js';
+
+/**
+ * Links from what a source knows about a person (an external key such as
+ * `shopify:<shop>:customer:<id>`, an email, a phone) to a ClearTalk contact id. Emails and phones
+ * are stored only as hashes (see `state-keys.ts`).
+ */
+export interface LinkStore {
+  /** The contact id linked to `match`: by externalKey, then email, then phone; undefined when none. */
+  resolve(match: LinkKeys): Promise<string | undefined>;
+  /** Links every key in `match` to `contactId` (the latest link wins). */
+  putLinks(contactId: string, match: LinkKeys): Promise<void>;
+  /**
+   * Removes one Shopify customer's links (`customers/redact`, `customers/delete`): the external key,
+   * the email/phone links learned with it, and `extra` email/phone. Returns the number of items removed.
+   */
+  removeCustomerLinks(
+    shop: string,
+    customerId: string,
+    extra?: { email?: string | undefined; phone?: string | undefined },
+  ): Promise<number>;
+  /**
+   * Removes every customer link of a shop (`shop/redact`) and the email/phone links learned with
+   * them. Returns the number of keys deleted (BatchWriteItem does not say whether a key existed).
+   */
+  removeShopLinks(shop: string): Promise<number>;
+}
+
+/** The external key of a Shopify customer, as the Shopify mapper builds it (DESIGN.md). */
+export function shopifyCustomerKey(shop: string, customerId: string): string {
+  return `shopify:${shop}:customer:${customerId}`;
+}
+
+type Doc = Pick<DynamoDBDocumentClient, 'send'>;
+
+interface LinkItem {
+  pk: string;
+  sk: string;
+  contactId: string;
+  /** On external-key links: the email/phone link keys stored with it, so a redact removes them too. */
+  linkedKeys?: string[];
+  updatedAt: string;
+}
+
+/** What a link can be keyed by (a `Match`, or part of one). */
+export interface LinkKeys {
+  readonly externalKey?: string | undefined;
+  readonly email?: string | undefined;
+  readonly phone?: string | undefined;
+}
+
+function linkKeys(match: LinkKeys): { ext?: ItemKey; email?: ItemKey; phone?: ItemKey } {
+  const keys: { ext?: ItemKey; email?: ItemKey; phone?: ItemKey } = {};
+  if (match.externalKey) keys.ext = externalLinkKey(match.externalKey);
+  if (match.email?.trim()) keys.email = emailLinkKey(match.email);
+  if (match.phone?.trim()) keys.phone = phoneLinkKey(match.phone);
+  return keys;
+}
+
+/** `pk|sk`, the form in which linked keys are remembered on an external link. */
+function encodeKey(key: ItemKey): string {
+  return `${key.pk}|${key.sk}`;
+}
+
+function decodeKey(text: string): ItemKey | undefined {
+  const cut = text.lastIndexOf('|');
+  return cut > 0 ? { pk: text.slice(0, cut), sk: text.slice(cut + 1) } : undefined;
+}
+
+function fail(action: string, error: unknown): never {
+  throw new DependencyError(
+    'dynamodb',
+    `link store: ${action} failed (${(error as Error).name ?? 'Error'})`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/**
+ * The link store on the DynamoDB state table.
+ * @throws {DependencyError} (retryable) from every method when DynamoDB fails
+ */
+export function createLinkStore(options: {
+  client: Doc;
+  tableName: string;
+  /** @default () => new Date() */
+  now?: () => Date;
+  /** Waits between BatchWrite rounds with unprocessed items. @default setTimeout */
+  sleep?: (ms: number) => Promise<void>;
+}): LinkStore {
+  const { client, tableName } = options;
+  const now = options.now ?? (() => new Date());
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  async function getContactId(
+    key: ItemKey,
+  ): Promise<{ contactId: string; linkedKeys: string[] } | undefined> {
+    try {
+      const out = await client.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
+      const item = out.Item as Partial<LinkItem> | undefined;
+      if (typeof item?.contactId !== 'string') return undefined;
+      return { contactId: item.contactId, linkedKeys: item.linkedKeys ?? [] };
+    } catch (error) {
+      return fail('read', error);
+    }
+  }
+
+  async function deleteKey(key: ItemKey): Promise<number> {
+    try {
+      const out = await client.send(
+        new DeleteCommand({ TableName: tableName, Key: key, ReturnValues: 'ALL_OLD' }),
+      );
+      return out.Attributes ? 1 : 0;
+    } catch (error) {
+      return fail('delete', error);
+    }
+  }
+
+  /** Deletes keys 25 at a time (the BatchWriteItem limit), retrying unprocessed items with backoff. */
+  async function deleteKeys(keys: readonly ItemKey[]): Promise<void> {
+    const unique = [...new Map(keys.map((key) => [encodeKey(key), key])).values()];
+    for (let start = 0; start < unique.length; start += 25) {
+      let requests = unique.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let round = 1; requests.length > 0; round++) {
+        let out: BatchWriteCommandOutput;
+        try {
+          out = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+        } catch (error) {
+          return fail('batch delete', error);
+        }
+        const left = out.UnprocessedItems?.[tableName] ?? [];
+        requests = left.flatMap((request) =>
+          request.DeleteRequest?.Key
+            ? [{ DeleteRequest: { Key: request.DeleteRequest.Key as unknown as ItemKey } }]
+            : [],
+        );
+        if (requests.length === 0) break;
+        if (round >= 8) fail('batch delete', new Error(`${requests.length} items left unprocessed`));
+        await sleep(Math.min(2_000, 50 * 2 ** round));
+      }
+    }
+  }
+
+  return {
+    async resolve(match) {
+      const keys = linkKeys(match);
+      for (const key of [keys.ext, keys.email, keys.phone]) {
+        if (!key) continue;
+        const found = await getContactId(key);
+        if (found) return found.contactId;
+      }
+      return undefined;
+    },
+
+    async putLinks(contactId, match) {
+      const keys = linkKeys(match);
+      const updatedAt = now().toISOString();
+      const items: LinkItem[] = [];
+      const personal = [keys.email, keys.phone].filter((key): key is ItemKey => key !== undefined);
+      if (keys.ext) items.push({ ...keys.ext, contactId, linkedKeys: personal.map(encodeKey), updatedAt });
+      for (const key of personal) items.push({ ...key, contactId, updatedAt });
+      try {
+        await Promise.all(items.map((Item) => client.send(new PutCommand({ TableName: tableName, Item }))));
+      } catch (error) {
+        fail('write', error);
+      }
+    },
+
+    async removeCustomerLinks(shop, customerId, extra = {}) {
+      const ext = externalLinkKey(shopifyCustomerKey(shop, customerId));
+      const existing = await getContactId(ext);
+      const personal = [
+        ...(existing?.linkedKeys ?? []).flatMap((text) => decodeKey(text) ?? []),
+        ...Object.values(linkKeys({ email: extra.email, phone: extra.phone })),
+      ];
+      const unique = [...new Map([ext, ...personal].map((key) => [encodeKey(key), key])).values()];
+      const counts = await Promise.all(unique.map(deleteKey));
+      return counts.reduce((sum, n) => sum + n, 0);
+    },
+
+    async removeShopLinks(shop) {
+      const partition = shopLinksPartition(shop);
+      let removed = 0;
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        let out: QueryCommandOutput;
+        try {
+          out = await client.send(
+            new QueryCommand({
+              TableName: tableName,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': partition },
+              ProjectionExpression: 'pk, sk, linkedKeys',
+              ConsistentRead: true,
+              ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+            }),
+          );
+        } catch (error) {
+          return fail('query', error);
+        }
+        const items = (out.Items ?? []) as Array<Pick<LinkItem, 'pk' | 'sk' | 'linkedKeys'>>;
+        const keys: ItemKey[] = items.flatMap((item) => [
+          { pk: item.pk, sk: item.sk },
+          ...(item.linkedKeys ?? []).flatMap((text) => decodeKey(text) ?? []),
+        ]);
+        await deleteKeys(keys);
+        removed += keys.length;
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+      return removed;
+    },
+  };
+}
+
+/** A link store in memory, with the same behaviour, for unit tests and benchmarks. */
+export function createMemoryLinkStore(): LinkStore & { size(): number } {
+  const items = new Map<string, LinkItem>();
+  const keyOf = (key: ItemKey) => encodeKey(key);
+  return {
+    size: () => items.size,
+    async resolve(match) {
+      const keys = linkKeys(match);
+      for (const key of [keys.ext, keys.email, keys.phone]) {
+        const item = key ? items.get(keyOf(key)) : undefined;
+        if (item) return item.contactId;
+      }
+      return undefined;
+    },
+    async putLinks(contactId, match) {
+      const keys = linkKeys(match);
+      const updatedAt = new Date().toISOString();
+      const personal = [keys.email, keys.phone].filter((key): key is ItemKey => key !== undefined);
+      if (keys.ext) {
+        items.set(keyOf(keys.ext), {
+          ...keys.ext,
+          contactId,
+          linkedKeys: personal.map(encodeKey),
+          updatedAt,
+        });
+      }
+      for (const key of personal) items.set(keyOf(key), { ...key, contactId, updatedAt });
+    },
+    async removeCustomerLinks(shop, customerId, extra = {}) {
+      const ext = externalLinkKey(shopifyCustomerKey(shop, customerId));
+      const linked = items.get(keyOf(ext))?.linkedKeys ?? [];
+      const keys = new Set([
+        keyOf(ext),
+        ...linked,
+        ...Object.values(linkKeys({ email: extra.email, phone: extra.phone })).map(keyOf),
+      ]);
+      let removed = 0;
+      for (const key of keys) if (items.delete(key)) removed++;
+      return removed;
+    },
+    async removeShopLinks(shop) {
+      const partition = shopLinksPartition(shop);
+      let removed = 0;
+      for (const [key, item] of [...items]) {
+        if (item.pk !== partition) continue;
+        for (const linked of [key, ...(item.linkedKeys ?? [])]) if (items.delete(linked)) removed++;
+      }
+      return removed;
+    },
+  };
+}

@@ -1,0 +1,339 @@
+import { createHash } from 'node:crypto';
+import type { LinkStore } from '../aws/links.js';
+import { recordAppliedJob, type StateStore } from '../aws/state-store.js';
+import type { ClearTalkClient } from '../cleartalk/client.js';
+import {
+  ClearTalkAuthError,
+  ClearTalkError,
+  ClearTalkInvalidResponseError,
+  ClearTalkPermanentError,
+  ClearTalkRetryableError,
+  InvalidContactIdError,
+} from '../cleartalk/errors.js';
+import type { ContactPatch, CustomFieldValue } from '../cleartalk/schemas.js';
+import { describeIssues, SyncError, ValidationError } from '../errors.js';
+import type { KeyedLock } from './keyed-lock.js';
+import { type PatchJob, PatchJobSchema } from './patch-job.js';
+import { type DroppedPatchField, planPatch } from './plan-patch.js';
+
+/**
+ * Applies one PatchJob to ClearTalk (DESIGN.md "Worker semantics", steps 1–7): validate, resolve
+ * the contact, skip a known jobId, drop stale and no-op fields, merge custom fields into the
+ * contact's current ones, PATCH with `Idempotency-Key`, and record ledger, versions and links
+ * only after ClearTalk accepted the change. Never throws: every path ends in an outcome.
+ */
+
+/** Dead-letter reasons (the `errorReason` attribute; DESIGN.md). */
+export const DEAD_LETTER_REASONS = {
+  invalidJob: 'invalid-job',
+  unresolvedContact: 'unresolved-contact',
+  contactNotFound: 'contact-not-found',
+  rejected: 'rejected',
+  invalidResponse: 'invalid-response',
+  retriesExhausted: 'retries-exhausted',
+} as const;
+
+/** Ids of the job, for logs (never contact values). */
+export interface JobRef {
+  readonly jobId?: string;
+  readonly source?: string;
+  readonly contactId?: string;
+}
+
+/** What the job told about ClearTalk's health (for the circuit breaker). */
+export type ClearTalkSignal = 'answered' | 'failed' | 'not-called';
+
+export type ApplyOutcome =
+  | {
+      kind: 'applied';
+      job: JobRef;
+      /** Names of the fields sent (`customField.<key>` for custom fields). */
+      sent: string[];
+      dropped: DroppedPatchField[];
+      /** The contact was created with `POST /contacts` (unresolved, source configured to create). */
+      created: boolean;
+      clearTalk: ClearTalkSignal;
+    }
+  | { kind: 'duplicate'; job: JobRef; clearTalk: ClearTalkSignal }
+  | { kind: 'skipped'; job: JobRef; dropped: DroppedPatchField[]; clearTalk: ClearTalkSignal }
+  | {
+      kind: 'dead-letter';
+      job: JobRef;
+      reason: string;
+      status?: number;
+      message: string;
+      clearTalk: ClearTalkSignal;
+    }
+  | {
+      kind: 'retry';
+      job: JobRef;
+      /** The error's stable code (`retryable`, `deadline-exceeded`, `auth`, `dependency-unavailable`…). */
+      code: string;
+      status?: number;
+      message: string;
+      error: unknown;
+      clearTalk: ClearTalkSignal;
+    };
+
+export interface ApplyDeps {
+  readonly clearTalk: Pick<ClearTalkClient, 'updateContact' | 'getContact' | 'createContact'>;
+  readonly state: StateStore;
+  readonly links: Pick<LinkStore, 'resolve' | 'putLinks'>;
+  /** The source's policy (from the mapping configuration's `sourcePolicy`). */
+  readonly policy: (source: string) => { createIfUnresolved: boolean };
+  /** Absolute epoch ms (on the ClearTalk client's clock) by which requests must end. */
+  readonly deadlineMs: number;
+  /** Serialises work on one contact within the invocation. @default no lock */
+  readonly lock?: KeyedLock;
+}
+
+// Printable ASCII up to 1024 characters, as the client accepts for `Idempotency-Key`.
+const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
+
+/** The `Idempotency-Key` for a job: the jobId itself, or its hash when it cannot be a header. */
+export function idempotencyKeyFor(jobId: string, prefix = ''): string {
+  const key = `${prefix}${jobId}`;
+  return HEADER_SAFE.test(key) ? key : `${prefix}sha256:${createHash('sha256').update(jobId).digest('hex')}`;
+}
+
+/** Validates the body of an SQS message as a PatchJob. */
+export function parsePatchJob(body: string): { ok: true; job: PatchJob } | { ok: false; message: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(body);
+  } catch {
+    return { ok: false, message: 'the message body is not JSON' };
+  }
+  const parsed = PatchJobSchema.safeParse(data);
+  if (!parsed.success) {
+    return { ok: false, message: `not a valid PatchJob: ${describeIssues(parsed.error.issues).join('; ')}` };
+  }
+  return { ok: true, job: parsed.data };
+}
+
+/** Applies the job in `body`; see the module comment. */
+export async function applyPatchJob(body: string, deps: ApplyDeps): Promise<ApplyOutcome> {
+  const parsed = parsePatchJob(body);
+  if (!parsed.ok) {
+    const job = peekJobRef(body);
+    return {
+      kind: 'dead-letter',
+      job,
+      reason: DEAD_LETTER_REASONS.invalidJob,
+      message: parsed.message,
+      clearTalk: 'not-called',
+    };
+  }
+  const { job } = parsed;
+  const ref: JobRef = {
+    jobId: job.jobId,
+    source: job.source,
+    ...(job.contactId ? { contactId: job.contactId } : {}),
+  };
+  try {
+    let contactId = job.contactId;
+    if (contactId === undefined) {
+      // The ledger before the link lookups: a duplicate needs none, and stays a duplicate even
+      // when its links were removed since (a Shopify redact).
+      if (await deps.state.isApplied(job.jobId))
+        return { kind: 'duplicate', job: ref, clearTalk: 'not-called' };
+      if (job.match) contactId = await deps.links.resolve(job.match);
+      if (contactId === undefined) return await handleUnresolved(job, ref, deps);
+    }
+    const resolved = contactId;
+    // With a contactId in the job, the ledger is read together with the versions (one round trip).
+    const checkLedger = job.contactId !== undefined;
+    const run = () => applyToContact(job, { ...ref, contactId: resolved }, deps, checkLedger);
+    return await (deps.lock ? deps.lock.run(resolved, run) : run());
+  } catch (error) {
+    return toFailureOutcome(ref, error);
+  }
+}
+
+async function applyToContact(
+  job: PatchJob,
+  ref: JobRef & { contactId: string },
+  deps: ApplyDeps,
+  checkLedger: boolean,
+): Promise<ApplyOutcome> {
+  const { contactId } = ref;
+  const [applied, known] = await Promise.all([
+    checkLedger ? deps.state.isApplied(job.jobId) : false,
+    deps.state.getFieldVersions(contactId),
+  ]);
+  if (applied) return { kind: 'duplicate', job: ref, clearTalk: 'not-called' };
+  const plan = planPatch({
+    patch: job.patch,
+    occurredAt: job.occurredAt,
+    jobId: job.jobId,
+    stored: known.fields,
+  });
+  const dropped = [...plan.dropped];
+  if (plan.patch === undefined) {
+    await recordAppliedJob(
+      deps.state,
+      { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
+      { known },
+    );
+    if (job.match) await deps.links.putLinks(contactId, job.match);
+    return { kind: 'skipped', job: ref, dropped, clearTalk: 'not-called' } satisfies ApplyOutcome;
+  }
+
+  let patch: ContactPatch = plan.patch;
+  if (patch.customField) {
+    // The API does not say PATCH merges nested objects (the sandbox replaces them), so send the
+    // contact's current custom fields with ours on top: keys other sources set survive.
+    const current = await deps.clearTalk.getContact(contactId, { deadlineMs: deps.deadlineMs });
+    patch = { ...patch, customField: mergeCustomFields(current.customField, patch.customField) };
+  }
+  await deps.clearTalk.updateContact(contactId, patch, {
+    idempotencyKey: idempotencyKeyFor(job.jobId),
+    deadlineMs: deps.deadlineMs,
+  });
+  // Only now, after a 2xx: a failure before this point leaves no trace, so a redelivery retries.
+  await recordAppliedJob(
+    deps.state,
+    { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
+    { known },
+  );
+  if (job.match) await deps.links.putLinks(contactId, job.match);
+  return {
+    kind: 'applied',
+    job: ref,
+    sent: sentFieldNames(plan.patch),
+    dropped,
+    created: false,
+    clearTalk: 'answered',
+  } satisfies ApplyOutcome;
+}
+
+async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Promise<ApplyOutcome> {
+  if (!deps.policy(job.source).createIfUnresolved || !job.match) {
+    return {
+      kind: 'dead-letter',
+      job: ref,
+      reason: DEAD_LETTER_REASONS.unresolvedContact,
+      message: `no contact is linked to the job's ${matchKinds(job)}; import links (npm run links) and redrive`,
+      clearTalk: 'not-called',
+    };
+  }
+  const contact = await deps.clearTalk.createContact(job.patch, {
+    idempotencyKey: idempotencyKeyFor(job.jobId, 'create:'),
+    deadlineMs: deps.deadlineMs,
+  });
+  const contactId = String(contact.id);
+  const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
+  // Link first: should the ledger write fail, the redelivery resolves to this contact instead of
+  // creating another one.
+  await deps.links.putLinks(contactId, job.match);
+  await recordAppliedJob(deps.state, {
+    jobId: job.jobId,
+    contactId,
+    source: job.source,
+    versions: plan.versions,
+  });
+  return {
+    kind: 'applied',
+    job: { ...ref, contactId },
+    sent: sentFieldNames(job.patch),
+    dropped: [],
+    created: true,
+    clearTalk: 'answered',
+  };
+}
+
+/** The contact's current custom fields with the patch's keys on top, keys sorted (stable bodies). */
+export function mergeCustomFields(
+  current: Record<string, unknown> | null | undefined,
+  patch: Record<string, CustomFieldValue>,
+): Record<string, CustomFieldValue> {
+  const merged: Record<string, unknown> = { ...(current ?? {}), ...patch };
+  // Sorted so a redelivery sends the same bytes with the same Idempotency-Key.
+  return Object.fromEntries(
+    Object.keys(merged)
+      .sort()
+      .map((key) => [key, merged[key]]),
+  ) as Record<string, CustomFieldValue>;
+}
+
+function sentFieldNames(patch: ContactPatch): string[] {
+  const names: string[] = [];
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    if (field === 'customField')
+      names.push(...Object.keys(value as object).map((key) => `customField.${key}`));
+    else names.push(field);
+  }
+  return names;
+}
+
+function matchKinds(job: PatchJob): string {
+  const kinds = Object.entries(job.match ?? {})
+    .filter(([, value]) => value !== undefined)
+    .map(([kind]) => kind);
+  return kinds.join(', ') || 'match';
+}
+
+/** Maps an error to the outcome DESIGN.md asks for: permanent answers dead-letter, the rest retry. */
+function toFailureOutcome(job: JobRef, error: unknown): ApplyOutcome {
+  const status = error instanceof ClearTalkError ? error.status : undefined;
+  const withStatus = status === undefined ? {} : { status };
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ClearTalkPermanentError) {
+    return { kind: 'dead-letter', job, reason: error.code, ...withStatus, message, clearTalk: 'answered' };
+  }
+  if (error instanceof ClearTalkInvalidResponseError) {
+    return {
+      kind: 'dead-letter',
+      job,
+      reason: DEAD_LETTER_REASONS.invalidResponse,
+      ...withStatus,
+      message,
+      clearTalk: 'answered',
+    };
+  }
+  if (error instanceof InvalidContactIdError) {
+    return {
+      kind: 'dead-letter',
+      job,
+      reason: DEAD_LETTER_REASONS.invalidJob,
+      message,
+      clearTalk: 'not-called',
+    };
+  }
+  if (error instanceof ValidationError) {
+    // The job passed validation, so this is the merged body: the contact's current custom fields
+    // hold something the PATCH body cannot carry. A retry would send the same.
+    return {
+      kind: 'dead-letter',
+      job,
+      reason: DEAD_LETTER_REASONS.rejected,
+      message,
+      clearTalk: 'not-called',
+    };
+  }
+  const failed = error instanceof ClearTalkRetryableError && !(error instanceof ClearTalkAuthError);
+  const code = error instanceof SyncError ? error.code : 'unexpected';
+  return {
+    kind: 'retry',
+    job,
+    code,
+    ...withStatus,
+    message,
+    error,
+    clearTalk: failed ? 'failed' : error instanceof ClearTalkAuthError ? 'answered' : 'not-called',
+  };
+}
+
+/** Ids from a body that is not a valid PatchJob, when present and short, for logs. */
+function peekJobRef(body: string): JobRef {
+  try {
+    const data = JSON.parse(body) as { jobId?: unknown; source?: unknown };
+    const ref: { jobId?: string; source?: string } = {};
+    if (typeof data.jobId === 'string' && data.jobId.length <= 1024) ref.jobId = data.jobId;
+    if (typeof data.source === 'string' && data.source.length <= 100) ref.source = data.source;
+    return ref;
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createStateStore, recordAppliedJob } from '../../../lib/aws/state-store.js';
+import { ConflictError } from '../../../lib/errors.js';
+import { provisionStack } from '../../../tools/provision.js';
+
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+let tableName = '';
+
+beforeAll(async () => {
+  ({ STATE_TABLE_NAME: tableName } = await provisionStack({ prefix: `state-${randomUUID().slice(0, 8)}` }));
+});
+
+const v = (occurredAt: string, valueHash: string, jobId: string) => ({ occurredAt, valueHash, jobId });
+
+describe('state store on DynamoDB (moto)', () => {
+  it('records a job and reads it back', async () => {
+    const store = createStateStore({ client, tableName });
+    const contactId = String(Math.floor(Math.random() * 1e9) + 1);
+    expect(await store.getFieldVersions(contactId)).toEqual({ revision: 0, fields: {} });
+    await recordAppliedJob(store, {
+      jobId: 'a',
+      contactId,
+      source: 's',
+      versions: { firstName: v('2026-11-26T10:00:00.000Z', 'h1', 'a') },
+    });
+    expect(await store.isApplied('a')).toBe(true);
+    expect(await store.isApplied('never')).toBe(false);
+    expect(await store.getFieldVersions(contactId)).toEqual({
+      revision: 1,
+      fields: { firstName: v('2026-11-26T10:00:00.000Z', 'h1', 'a') },
+    });
+  });
+
+  it('refuses a write from a stale read with a ConflictError, and recordAppliedJob merges past it', async () => {
+    const store = createStateStore({ client, tableName });
+    const contactId = String(Math.floor(Math.random() * 1e9) + 1);
+    const staleRead = await store.getFieldVersions(contactId);
+    await recordAppliedJob(store, {
+      jobId: `w1-${contactId}`,
+      contactId,
+      source: 's',
+      versions: { firstName: v('2026-11-26T12:00:00.000Z', 'newer', 'w1') },
+    });
+    await expect(
+      store.putApplied(
+        {
+          jobId: `w2-${contactId}`,
+          contactId,
+          source: 's',
+          versions: { lastName: v('2026-11-26T10:00:00.000Z', 'l', 'w2') },
+        },
+        staleRead,
+      ),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect(await store.isApplied(`w2-${contactId}`)).toBe(false);
+
+    await recordAppliedJob(
+      store,
+      {
+        jobId: `w2-${contactId}`,
+        contactId,
+        source: 's',
+        versions: {
+          firstName: v('2026-11-26T10:00:00.000Z', 'older', 'w2'),
+          lastName: v('2026-11-26T10:00:00.000Z', 'l', 'w2'),
+        },
+      },
+      { known: staleRead },
+    );
+    const stored = await store.getFieldVersions(contactId);
+    expect(stored.revision).toBe(2);
+    expect(stored.fields.firstName?.valueHash).toBe('newer');
+    expect(stored.fields.lastName?.valueHash).toBe('l');
+  });
+});

@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLinkStore } from '../../../lib/aws/links.js';
+import { createStateStore } from '../../../lib/aws/state-store.js';
+import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
+import { createRedrivePreview, listDeadLetters, redriveDeadLetters } from '../../../tools/dlq.js';
+import {
+  buildJob,
+  createWorkerHarness,
+  readDeadLetters,
+  type WorkerHarness,
+} from '../../helpers/worker-harness.js';
+
+let harness: WorkerHarness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+describe('npm run dlq (moto + sandbox)', () => {
+  it('lists dead letters with their reasons and leaves them on the queue', async () => {
+    harness = await createWorkerHarness();
+    const h = harness;
+    await h.send(buildJob({ contactId: '777' }), buildJob({ contactId: '778' }));
+    await h.drain();
+    const letters = await listDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, { waitTimeSeconds: 0 });
+    expect(letters.map((l) => [l.reason, l.status]).sort()).toEqual([
+      ['contact-not-found', 404],
+      ['contact-not-found', 404],
+    ]);
+    expect(letters[0]?.jobId).toMatch(/^test:/);
+    expect(await listDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, { waitTimeSeconds: 0 })).toHaveLength(
+      2,
+    );
+  });
+
+  it('prints the field-level diff on --dry-run, values only when asked, and changes nothing', async () => {
+    harness = await createWorkerHarness();
+    const h = harness;
+    h.sandbox.seed([{ id: 1, firstName: 'Ada', lastName: 'Byron' }]);
+    await h.send(buildJob({ contactId: '1', patch: { tag: 'vip' }, occurredAt: '2026-11-26T12:00:00Z' }));
+    await h.drain();
+    // A job dead-lettered earlier (say by an operator's mistake) that is now partly stale.
+    await h.sendRaw('{}', 'x');
+    await h.drain();
+    const job = buildJob({
+      contactId: '1',
+      patch: { firstName: 'Ada', lastName: 'King', tag: 'old', customField: { plan: 'pro' } },
+      occurredAt: '2026-11-26T10:00:00Z',
+    });
+    const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+    await h.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
+        MessageBody: JSON.stringify(job),
+        MessageGroupId: '1',
+        MessageDeduplicationId: 'manual-1',
+        MessageAttributes: { errorReason: { DataType: 'String', StringValue: 'rejected' } },
+      }),
+    );
+    const clearTalk = createClearTalkClient({
+      baseUrl: h.sandbox.url,
+      getApiKey: async () => h.sandbox.apiKey,
+    });
+    const deps = {
+      clearTalk,
+      state: createStateStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }),
+      links: createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }),
+    };
+    const lines: string[] = [];
+    const report = await redriveDeadLetters({
+      sqs: h.sqs,
+      deadLetterQueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
+      queueUrl: h.stack.PATCH_QUEUE_URL,
+      waitTimeSeconds: 0,
+      reason: 'rejected',
+      dryRun: true,
+      preview: createRedrivePreview(deps),
+      print: (line) => lines.push(line),
+    });
+    expect(report).toEqual({ redriven: 1, invalid: 0, skipped: 1 });
+    expect(lines.slice(1)).toEqual([
+      '    contact 1',
+      '    - tag (stale, not sent)',
+      '    = firstName (already so)',
+      '    ~ lastName',
+      '    + customField.plan',
+    ]);
+    expect(lines.join('\n')).not.toContain('King');
+
+    const withValues: string[] = [];
+    await redriveDeadLetters({
+      sqs: h.sqs,
+      deadLetterQueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
+      queueUrl: h.stack.PATCH_QUEUE_URL,
+      waitTimeSeconds: 0,
+      reason: 'rejected',
+      dryRun: true,
+      preview: createRedrivePreview({ ...deps, showValues: true }),
+      print: (line) => withValues.push(line),
+    });
+    expect(withValues).toContain('    ~ lastName: "Byron" -> "King"');
+    expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toHaveLength(2);
+  });
+});

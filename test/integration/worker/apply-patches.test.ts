@@ -1,0 +1,242 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLinkStore } from '../../../lib/aws/links.js';
+import { redriveDeadLetters } from '../../../tools/dlq.js';
+import { importLinks, parseLinksCsv } from '../../../tools/links.js';
+import {
+  buildJob,
+  createWorkerHarness,
+  readDeadLetters,
+  type WorkerHarness,
+} from '../../helpers/worker-harness.js';
+
+// The worker against moto (SQS FIFO, DynamoDB, Secrets Manager) and the ClearTalk sandbox over HTTP.
+let harness: WorkerHarness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+async function setup(options: Parameters<typeof createWorkerHarness>[0] = {}) {
+  harness = await createWorkerHarness(options);
+  return harness;
+}
+
+describe('apply-patches worker (moto + sandbox)', () => {
+  it('applies a duplicate jobId once', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    const job = buildJob({ patch: { firstName: 'Ada' } });
+    await h.send(job);
+    await h.drain();
+    // The producer sends the same job again after SQS's 5-minute deduplication window.
+    await h.sendRaw(JSON.stringify(job), '1');
+    await h.drain();
+    expect(h.patchRequests()).toHaveLength(1);
+    expect(h.sandbox.contact(1)?.firstName).toBe('Ada');
+  });
+
+  it('drops the stale fields of an older change that arrives after a newer one', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    await h.send(buildJob({ patch: { firstName: 'New' }, occurredAt: '2026-11-26T12:00:00Z' }));
+    await h.drain();
+    await h.send(
+      buildJob({ patch: { firstName: 'Old', lastName: 'Lovelace' }, occurredAt: '2026-11-26T10:00:00Z' }),
+    );
+    await h.drain();
+    const patches = h.patchRequests();
+    expect(patches.map((r) => r.body)).toEqual([{ firstName: 'New' }, { lastName: 'Lovelace' }]);
+    expect(h.sandbox.contact(1)).toMatchObject({ firstName: 'New', lastName: 'Lovelace' });
+  });
+
+  it('sends no request for the same values again', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    await h.send(buildJob({ patch: { firstName: 'Ada', customField: { plan: 'pro' } } }));
+    await h.drain();
+    await h.send(
+      buildJob({
+        patch: { firstName: 'Ada', customField: { plan: 'pro' } },
+        occurredAt: '2026-11-26T11:00:00Z',
+      }),
+    );
+    await h.drain();
+    expect(h.sandbox.requests().filter((r) => r.method !== 'GET')).toHaveLength(1);
+  });
+
+  it('merges custom fields into the contact’s current ones (the sandbox replaces them whole)', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1, customField: { shopifyState: 'enabled', plan: 'free' } }]);
+    await h.send(buildJob({ patch: { customField: { plan: 'pro', score: 42 } } }));
+    await h.drain();
+    expect(h.sandbox.contact(1)?.customField).toEqual({ shopifyState: 'enabled', plan: 'pro', score: 42 });
+  });
+
+  it('dead-letters a 404 with its reason attributes and acknowledges it', async () => {
+    const h = await setup();
+    const job = buildJob({ contactId: '404404' });
+    await h.send(job);
+    const { response } = await h.runBatch();
+    expect(response.batchItemFailures).toEqual([]);
+    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
+    expect(letters).toHaveLength(1);
+    expect(JSON.parse(letters[0]?.body ?? '{}')).toEqual(job);
+    expect(letters[0]?.attributes).toMatchObject({ errorReason: 'contact-not-found', errorStatus: '404' });
+    expect(letters[0]?.attributes.errorMessage).toMatch(/404/);
+  });
+
+  it('applies once after two 503s, with the same Idempotency-Key on every attempt', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    h.sandbox.script({ method: 'PATCH', status: 503, times: 2 });
+    const job = buildJob();
+    await h.send(job);
+    const { response } = await h.runBatch();
+    expect(response.batchItemFailures).toEqual([]);
+    const patches = h.patchRequests();
+    expect(patches.map((r) => r.status)).toEqual([503, 503, 200]);
+    expect(new Set(patches.map((r) => r.idempotencyKey))).toEqual(new Set([job.jobId]));
+    expect(h.sleeps).toHaveLength(2);
+  });
+
+  it('fetches the API key again after a rotation', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    await h.send(buildJob({ patch: { firstName: 'Before' } }));
+    await h.drain();
+    await h.rotateApiKey('rotated-key');
+    await h.send(buildJob({ patch: { firstName: 'After' } }));
+    await h.drain();
+    expect(h.patchRequests().map((r) => r.status)).toEqual([200, 401, 200]);
+    expect(h.sandbox.contact(1)?.firstName).toBe('After');
+  });
+
+  it('holds back the later records of a failing group but not other groups, then applies them in order', async () => {
+    const h = await setup({ maxAttempts: 1 });
+    h.sandbox.seed([{ id: 1 }, { id: 2 }]);
+    h.sandbox.script({ method: 'PATCH', path: '/contacts/1', status: 503 });
+    const a1 = buildJob({ contactId: '1', patch: { firstName: 'A1' } });
+    const a2 = buildJob({ contactId: '1', patch: { firstName: 'A2' }, occurredAt: '2026-11-26T10:00:01Z' });
+    const b1 = buildJob({ contactId: '2', patch: { firstName: 'B1' } });
+    await h.send(a1, b1, a2);
+
+    const first = await h.runBatch();
+    expect(first.records).toHaveLength(3);
+    const failedBodies = first.response.batchItemFailures.map(
+      (f) => JSON.parse(first.records.find((r) => r.messageId === f.itemIdentifier)?.body ?? '{}').jobId,
+    );
+    expect(failedBodies.sort()).toEqual([a1.jobId, a2.jobId].sort());
+    expect(h.sandbox.contact(2)?.firstName).toBe('B1');
+    expect(h.patchRequests().filter((r) => r.path === '/contacts/1')).toHaveLength(1);
+
+    await h.drain();
+    expect(
+      h
+        .patchRequests()
+        .filter((r) => r.path === '/contacts/1')
+        .map((r) => r.body),
+    ).toEqual([{ firstName: 'A1' }, { firstName: 'A1' }, { firstName: 'A2' }]);
+    expect(h.sandbox.contact(1)?.firstName).toBe('A2');
+  });
+
+  it('dead-letters an unresolved contact, and applies it after a links import and a redrive', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    const job = buildJob({
+      contactId: undefined,
+      match: { email: 'Grace@Example.com' },
+      patch: { lastName: 'Hopper' },
+    });
+    const { contactId: _none, ...withoutContact } = job;
+    await h.send(withoutContact);
+    await h.drain();
+    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
+    expect(letters.map((l) => l.attributes.errorReason)).toEqual(['unresolved-contact']);
+    expect(letters[0]?.attributes.errorMessage).not.toContain('Grace');
+
+    const { rows, bad } = parseLinksCsv('contact_id,email\n1,grace@example.com\nabc,x@y.z\n', 'US');
+    expect(bad).toEqual([{ line: 3, problem: 'contact_id is not a positive integer' }]);
+    const links = createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME });
+    expect(await importLinks(rows, links)).toEqual({ imported: 1, failed: [] });
+
+    const report = await redriveDeadLetters({
+      sqs: h.sqs,
+      deadLetterQueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
+      queueUrl: h.stack.PATCH_QUEUE_URL,
+      reason: 'unresolved-contact',
+      waitTimeSeconds: 0,
+    });
+    expect(report).toEqual({ redriven: 1, invalid: 0, skipped: 0 });
+    await h.drain();
+    expect(h.sandbox.contact(1)?.lastName).toBe('Hopper');
+    expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
+  });
+
+  it('creates the contact and links it when the source is configured to', async () => {
+    const h = await setup({ createIfUnresolved: true });
+    const { contactId: _none, ...job } = buildJob({
+      match: { externalKey: 'shopify:s.myshopify.com:customer:9' },
+    });
+    await h.send(job);
+    await h.drain();
+    expect(h.sandbox.requests().map((r) => `${r.method} ${r.status}`)).toEqual(['POST 201']);
+    const created = h.sandbox.contacts()[0];
+    const links = createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME });
+    expect(await links.resolve({ externalKey: 'shopify:s.myshopify.com:customer:9' })).toBe(
+      String(created?.id),
+    );
+  });
+
+  it('respects the deadline under persistent 503s', async () => {
+    const h = await setup({ maxAttempts: 50 });
+    h.sandbox.seed([{ id: 1 }]);
+    h.sandbox.setFaults({ rate503: 1 });
+    await h.send(buildJob());
+    const start = h.now();
+    const { response } = await h.runBatch({ budgetMs: 5_000 });
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(h.now()).toBeLessThanOrEqual(start + 5_000);
+    expect(h.patchRequests().length).toBeGreaterThan(1);
+    expect(h.patchRequests().length).toBeLessThan(50);
+  });
+
+  it('opens the circuit breaker on failures across contacts, hands the rest back without calls, and closes again', async () => {
+    const h = await setup({
+      maxAttempts: 1,
+      concurrency: 1,
+      breaker: { failureThreshold: 3, cooldownMs: 30_000 },
+    });
+    h.sandbox.seed([1, 2, 3, 4, 5, 6].map((id) => ({ id })));
+    h.sandbox.setFaults({ rate503: 1 });
+    await h.send(...[1, 2, 3, 4, 5, 6].map((id) => buildJob({ contactId: String(id) })));
+    const first = await h.runBatch();
+    expect(first.records).toHaveLength(6);
+    expect(first.response.batchItemFailures).toHaveLength(6);
+    expect(h.patchRequests()).toHaveLength(3);
+    expect(h.breaker.state()).toBe('open');
+
+    const second = await h.runBatch();
+    expect(second.response.batchItemFailures).toHaveLength(6);
+    expect(h.patchRequests()).toHaveLength(3);
+
+    h.sandbox.setFaults({});
+    h.advance(30_000);
+    await h.drain();
+    expect(h.breaker.state()).toBe('closed');
+    expect(h.sandbox.contacts().every((c) => c.firstName === 'Ada')).toBe(true);
+  });
+
+  it('dead-letters a record that still fails on its last allowed receive as retries-exhausted', async () => {
+    const h = await setup({ maxAttempts: 1, maxReceiveCount: 2 });
+    h.sandbox.seed([{ id: 1 }]);
+    h.sandbox.setFaults({ rate503: 1 });
+    await h.send(buildJob());
+    const first = await h.runBatch();
+    expect(first.response.batchItemFailures).toHaveLength(1);
+    const second = await h.runBatch();
+    expect(second.records[0]?.attributes.ApproximateReceiveCount).toBe('2');
+    expect(second.response.batchItemFailures).toEqual([]);
+    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
+    expect(letters[0]?.attributes).toMatchObject({ errorReason: 'retries-exhausted', errorStatus: '503' });
+  });
+});

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLambdaContext } from '../../../tools/local/lambda-context.js';
+import { provisionStack } from '../../../tools/provision.js';
+import { type Sandbox, startSandbox } from '../../../tools/sandbox/server.js';
+import { buildSqsRecord } from '../../helpers/sqs-record.js';
+import { buildJob } from '../../helpers/worker-harness.js';
+
+// handlers/apply-patches.ts as Lambda runs it: configuration from the environment at cold start.
+let sandbox: Sandbox;
+let handler: (event: SQSEvent, context: ReturnType<typeof createLambdaContext>) => Promise<SQSBatchResponse>;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0, quiet: true, apiKey: `key-${randomUUID()}` });
+  const stack = await provisionStack({ prefix: `hd-${randomUUID().slice(0, 8)}` });
+  const secretId = `handler-test/${randomUUID()}`;
+  await new SecretsManagerClient({}).send(
+    new CreateSecretCommand({ Name: secretId, SecretString: sandbox.apiKey }),
+  );
+  Object.assign(process.env, {
+    ...stack,
+    CLEARTALK_BASE_URL: sandbox.url,
+    CLEARTALK_API_KEY_SECRET_ID: secretId,
+    DEADLINE_SAFETY_MS: '1000',
+    // One attempt: a 503 hands the record back at once instead of waiting real backoff.
+    CLEARTALK_MAX_ATTEMPTS: '1',
+  });
+  vi.resetModules();
+  ({ handler } = await import('../../../handlers/apply-patches.js'));
+});
+
+afterAll(() => sandbox.stop());
+
+describe('handlers/apply-patches', () => {
+  it('applies a batch, reports failures per record and never logs contact values', async () => {
+    sandbox.seed([{ id: 1 }]);
+    const writes: string[] = [];
+    const capture = (chunk: unknown) => {
+      writes.push(String(chunk));
+      return true;
+    };
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+    ];
+    let response: SQSBatchResponse;
+    try {
+      const good = buildJob({
+        contactId: '1',
+        patch: { email: 'ada@secret.example', customField: { plan: 'pro' } },
+      });
+      const records = [
+        buildSqsRecord({ body: JSON.stringify(good), groupId: '1' }),
+        buildSqsRecord({ body: '{"not":"a job"}', groupId: 'x' }),
+      ];
+      sandbox.script({ method: 'PATCH', status: 503 });
+      const second = buildSqsRecord({ body: JSON.stringify(buildJob({ contactId: '1' })), groupId: '1' });
+      response = await handler(
+        { Records: [records[0], records[1], second].filter((r) => r !== undefined) },
+        createLambdaContext({ functionName: 'apply-patches', timeoutMs: 4_000 }),
+      );
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    // The first record gets the scripted 503 and is handed back; its group's second record is held back.
+    expect(response.batchItemFailures).toHaveLength(2);
+    const logs = writes.join('');
+    expect(logs).toContain('"outcome":"dead-letter"');
+    expect(logs).toContain('invalid-job');
+    expect(logs).not.toContain('ada@secret.example');
+    expect(logs).not.toContain(sandbox.apiKey);
+  });
+});

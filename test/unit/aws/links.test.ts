@@ -1,0 +1,59 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLinkStore } from '../../../lib/aws/links.js';
+import { DependencyError } from '../../../lib/errors.js';
+
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const mock = mockClient(doc);
+afterEach(() => mock.reset());
+
+describe('link store edge cases', () => {
+  it('retries the deletes DynamoDB left unprocessed, and only those', async () => {
+    const items = Array.from({ length: 3 }, (_, i) => ({
+      pk: 'link#ext#shopify:s.myshopify.com:customer',
+      sk: `k${i}`,
+    }));
+    mock.on(QueryCommand).resolves({ Items: items });
+    mock
+      .on(BatchWriteCommand)
+      .resolvesOnce({ UnprocessedItems: { t: [{ DeleteRequest: { Key: { pk: items[1]?.pk, sk: 'k1' } } }] } })
+      .resolves({});
+    const sleeps: number[] = [];
+    const store = createLinkStore({
+      client: doc,
+      tableName: 't',
+      sleep: async (ms) => {
+        sleeps.push(ms);
+      },
+    });
+    expect(await store.removeShopLinks('s.myshopify.com')).toBe(3);
+    const calls = mock.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems?.t);
+    expect(calls.map((requests) => requests?.length)).toEqual([3, 1]);
+    expect(calls[1]?.[0]?.DeleteRequest?.Key).toEqual({ pk: items[1]?.pk, sk: 'k1' });
+    expect(sleeps).toHaveLength(1);
+  });
+
+  it('follows the Query pages of a large shop', async () => {
+    mock
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ pk: 'p', sk: 'a' }], LastEvaluatedKey: { pk: 'p', sk: 'a' } })
+      .resolves({ Items: [{ pk: 'p', sk: 'b' }] });
+    mock.on(BatchWriteCommand).resolves({});
+    const store = createLinkStore({ client: doc, tableName: 't' });
+    expect(await store.removeShopLinks('s.myshopify.com')).toBe(2);
+    expect(mock.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({ pk: 'p', sk: 'a' });
+  });
+
+  it('reports DynamoDB failures as retryable dependency errors', async () => {
+    mock
+      .on(GetCommand)
+      .rejects(Object.assign(new Error('x'), { name: 'ProvisionedThroughputExceededException' }));
+    const store = createLinkStore({ client: doc, tableName: 't' });
+    const error = await store.resolve({ email: 'a@b.co' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyError);
+    expect((error as DependencyError).retryable).toBe(true);
+    expect(String((error as Error).message)).not.toContain('a@b.co');
+  });
+});

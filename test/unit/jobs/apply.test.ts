@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryLinkStore } from '../../../lib/aws/links.js';
+import { createMemoryStateStore } from '../../../lib/aws/state-store.js';
+import type { ClearTalkClient } from '../../../lib/cleartalk/client.js';
+import {
+  ClearTalkInvalidResponseError,
+  ClearTalkPermanentError,
+  ClearTalkRetryableError,
+  InvalidContactIdError,
+} from '../../../lib/cleartalk/errors.js';
+import type { Contact, ContactPatch } from '../../../lib/cleartalk/schemas.js';
+import {
+  type ApplyDeps,
+  applyPatchJob,
+  idempotencyKeyFor,
+  mergeCustomFields,
+} from '../../../lib/jobs/apply.js';
+import { createKeyedLock } from '../../../lib/jobs/keyed-lock.js';
+import type { PatchJob } from '../../../lib/jobs/patch-job.js';
+
+/** A ClearTalk stand-in with the sandbox's semantics (PATCH replaces customField whole). */
+function fakeClearTalk() {
+  const contacts = new Map<string, Contact>();
+  const calls: Array<{ method: string; id?: string; body?: ContactPatch; key?: string }> = [];
+  let nextId = 500;
+  let failWith: Error | undefined;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const blank = (id: number): Contact => ({
+    id,
+    userId: 1,
+    listName: null,
+    tag: null,
+    firstName: null,
+    lastName: null,
+    email: null,
+    phone: null,
+    dateOfBirth: null,
+    contactSource: null,
+    clearTalkNotes: null,
+    customField: null,
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
+  });
+  const guard = async () => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    await new Promise((resolve) => setImmediate(resolve));
+    inFlight--;
+    if (failWith) throw failWith;
+  };
+  const client: ClearTalkClient = {
+    async updateContact(id, patch, options) {
+      calls.push({ method: 'PATCH', id, body: patch, key: options.idempotencyKey });
+      await guard();
+      const current = contacts.get(id);
+      if (!current) throw new ClearTalkPermanentError('404', { code: 'contact-not-found', status: 404 });
+      const next = { ...current, ...patch } as Contact;
+      contacts.set(id, next);
+      return next;
+    },
+    async getContact(id) {
+      calls.push({ method: 'GET', id });
+      await guard();
+      const current = contacts.get(id);
+      if (!current) throw new ClearTalkPermanentError('404', { code: 'contact-not-found', status: 404 });
+      return current;
+    },
+    async createContact(body, options = {}) {
+      calls.push({
+        method: 'POST',
+        body,
+        ...(options.idempotencyKey ? { key: options.idempotencyKey } : {}),
+      });
+      await guard();
+      const contact = { ...blank(nextId++), ...body } as Contact;
+      contacts.set(String(contact.id), contact);
+      return contact;
+    },
+  };
+  return {
+    client,
+    calls,
+    contacts,
+    seed: (id: number, fields: Partial<Contact> = {}) =>
+      contacts.set(String(id), { ...blank(id), ...fields }),
+    failWith: (error: Error | undefined) => {
+      failWith = error;
+    },
+    maxInFlight: () => maxInFlight,
+  };
+}
+
+function setup(options: { createIfUnresolved?: boolean } = {}) {
+  const clearTalk = fakeClearTalk();
+  const state = createMemoryStateStore();
+  const links = createMemoryLinkStore();
+  const deps: ApplyDeps = {
+    clearTalk: clearTalk.client,
+    state,
+    links,
+    policy: () => ({ createIfUnresolved: options.createIfUnresolved ?? false }),
+    deadlineMs: Date.now() + 60_000,
+  };
+  return { clearTalk, state, links, deps };
+}
+
+function job(overrides: Partial<PatchJob> = {}): string {
+  return JSON.stringify({
+    version: 1,
+    jobId: 'typeform:form1:tok1',
+    source: 'typeform',
+    contactId: '7',
+    patch: { firstName: 'Ada' },
+    occurredAt: '2026-11-26T10:00:00Z',
+    ...overrides,
+  });
+}
+
+describe('applyPatchJob', () => {
+  it('patches the contact with the jobId as Idempotency-Key and records it', async () => {
+    const { clearTalk, state, deps } = setup();
+    clearTalk.seed(7);
+    const outcome = await applyPatchJob(job(), deps);
+    expect(outcome).toMatchObject({ kind: 'applied', sent: ['firstName'], job: { contactId: '7' } });
+    expect(clearTalk.calls).toEqual([
+      { method: 'PATCH', id: '7', body: { firstName: 'Ada' }, key: 'typeform:form1:tok1' },
+    ]);
+    expect(state.ledger().get('typeform:form1:tok1')).toEqual({ contactId: '7', source: 'typeform' });
+  });
+
+  it('dead-letters a body that is not JSON, and one that is not a PatchJob, as invalid-job', async () => {
+    const { deps } = setup();
+    expect(await applyPatchJob('{oops', deps)).toMatchObject({ kind: 'dead-letter', reason: 'invalid-job' });
+    const outcome = await applyPatchJob(job({ occurredAt: 'yesterday' }), deps);
+    expect(outcome).toMatchObject({
+      kind: 'dead-letter',
+      reason: 'invalid-job',
+      job: { jobId: 'typeform:form1:tok1' },
+    });
+    expect(outcome.kind === 'dead-letter' && outcome.message).toMatch(/occurredAt/);
+  });
+
+  it('resolves a match through the links, and dead-letters an unknown one as unresolved-contact', async () => {
+    const { clearTalk, links, deps } = setup();
+    clearTalk.seed(9);
+    await links.putLinks('9', { externalKey: 'shopify:s.myshopify.com:customer:1' });
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const linked = JSON.stringify({ ...rest, match: { externalKey: 'shopify:s.myshopify.com:customer:1' } });
+    expect(await applyPatchJob(linked, deps)).toMatchObject({ kind: 'applied', job: { contactId: '9' } });
+
+    const unknown = JSON.stringify({ ...rest, jobId: 'j2', match: { email: 'nobody@example.com' } });
+    const outcome = await applyPatchJob(unknown, deps);
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: 'unresolved-contact' });
+    expect(JSON.stringify(outcome)).not.toContain('nobody@example.com');
+  });
+
+  it('creates an unresolved contact when the source is configured to, and links it', async () => {
+    const { clearTalk, links, deps } = setup({ createIfUnresolved: true });
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const body = JSON.stringify({ ...rest, match: { email: 'new@example.com' } });
+    const outcome = await applyPatchJob(body, deps);
+    expect(outcome).toMatchObject({ kind: 'applied', created: true, job: { contactId: '500' } });
+    expect(clearTalk.calls).toEqual([
+      { method: 'POST', body: { firstName: 'Ada' }, key: 'create:typeform:form1:tok1' },
+    ]);
+    expect(await links.resolve({ email: 'NEW@example.com' })).toBe('500');
+  });
+
+  it('merges custom fields into the contact’s current ones, keys sorted', async () => {
+    const { clearTalk, deps } = setup();
+    clearTalk.seed(7, { customField: { zeta: 'kept', plan: 'free' } });
+    await applyPatchJob(job({ patch: { customField: { plan: 'pro', visits: 2 } } }), deps);
+    expect(clearTalk.calls.map((c) => c.method)).toEqual(['GET', 'PATCH']);
+    const sent = clearTalk.calls[1]?.body?.customField;
+    expect(sent).toEqual({ plan: 'pro', visits: 2, zeta: 'kept' });
+    expect(Object.keys(sent ?? {})).toEqual(['plan', 'visits', 'zeta']);
+  });
+
+  it('maps ClearTalk errors: 404 to contact-not-found, a bad body to invalid-response, a bad id to invalid-job', async () => {
+    const { clearTalk, deps } = setup();
+    expect(await applyPatchJob(job(), deps)).toMatchObject({
+      kind: 'dead-letter',
+      reason: 'contact-not-found',
+      status: 404,
+      clearTalk: 'answered',
+    });
+    clearTalk.seed(7);
+    clearTalk.failWith(new ClearTalkInvalidResponseError('bad body', { status: 200 }));
+    expect(await applyPatchJob(job({ jobId: 'j2' }), deps)).toMatchObject({
+      reason: 'invalid-response',
+      status: 200,
+    });
+    clearTalk.failWith(new InvalidContactIdError('bad id'));
+    expect(await applyPatchJob(job({ jobId: 'j3' }), deps)).toMatchObject({ reason: 'invalid-job' });
+  });
+
+  it('asks for a retry on a retryable failure and records nothing', async () => {
+    const { clearTalk, state, deps } = setup();
+    clearTalk.seed(7);
+    clearTalk.failWith(new ClearTalkRetryableError('503s', { code: 'retries-exhausted', status: 503 }));
+    const outcome = await applyPatchJob(job(), deps);
+    expect(outcome).toMatchObject({
+      kind: 'retry',
+      code: 'retries-exhausted',
+      status: 503,
+      clearTalk: 'failed',
+    });
+    expect(state.ledger().size).toBe(0);
+  });
+
+  it('retries when recording fails after a 2xx, and the redelivery sends the same Idempotency-Key', async () => {
+    const { clearTalk, state, deps } = setup();
+    clearTalk.seed(7);
+    const realPut = state.putApplied;
+    state.putApplied = async () => {
+      throw new Error('DynamoDB down');
+    };
+    expect(await applyPatchJob(job(), deps)).toMatchObject({ kind: 'retry' });
+    state.putApplied = realPut;
+    expect(await applyPatchJob(job(), deps)).toMatchObject({ kind: 'applied' });
+    const keys = clearTalk.calls.filter((c) => c.method === 'PATCH').map((c) => c.key);
+    expect(keys).toEqual(['typeform:form1:tok1', 'typeform:form1:tok1']);
+  });
+
+  it('works on one contact at a time when two groups name the same contact', async () => {
+    const { clearTalk, links, deps } = setup();
+    clearTalk.seed(7);
+    await links.putLinks('7', { externalKey: 'shopify:s.myshopify.com:customer:42' });
+    const lock = createKeyedLock();
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const byLink = JSON.stringify({
+      ...rest,
+      jobId: 'b',
+      match: { externalKey: 'shopify:s.myshopify.com:customer:42' },
+      patch: { lastName: 'L' },
+    });
+    await Promise.all([
+      applyPatchJob(job({ jobId: 'a' }), { ...deps, lock }),
+      applyPatchJob(byLink, { ...deps, lock }),
+    ]);
+    expect(clearTalk.maxInFlight()).toBe(1);
+    expect(clearTalk.contacts.get('7')).toMatchObject({ firstName: 'Ada', lastName: 'L' });
+  });
+});
+
+describe('idempotencyKeyFor', () => {
+  it('uses the jobId when it can be a header, and its hash otherwise', () => {
+    expect(idempotencyKeyFor('typeform:f:t')).toBe('typeform:f:t');
+    expect(idempotencyKeyFor('ext:naïve')).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(idempotencyKeyFor('x'.repeat(1024), 'create:')).toMatch(/^create:sha256:/);
+  });
+});
+
+describe('mergeCustomFields', () => {
+  it('keeps current keys, overrides with the patch and copes with no current fields', () => {
+    expect(mergeCustomFields({ a: 1, b: 'x' }, { b: 'y' })).toEqual({ a: 1, b: 'y' });
+    expect(mergeCustomFields(null, { b: 'y' })).toEqual({ b: 'y' });
+  });
+});

@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  customFieldVersionKey,
+  type FieldVersions,
+  hashFieldValue,
+  mergeFieldVersions,
+  planPatch,
+} from '../../../lib/jobs/plan-patch.js';
+
+const T1 = '2026-11-26T10:00:00Z';
+const T2 = '2026-11-26T11:00:00Z';
+
+function version(value: string | number | boolean | null, occurredAt: string, jobId = 'old') {
+  return { occurredAt, valueHash: hashFieldValue(value), jobId };
+}
+
+describe('planPatch', () => {
+  it('sends every field when nothing is stored and records their versions', () => {
+    const plan = planPatch({
+      patch: { firstName: 'Ada', customField: { plan: 'pro' } },
+      occurredAt: T1,
+      jobId: 'j1',
+      stored: {},
+    });
+    expect(plan.patch).toEqual({ firstName: 'Ada', customField: { plan: 'pro' } });
+    expect(plan.dropped).toEqual([]);
+    expect(plan.versions).toEqual({
+      firstName: { occurredAt: '2026-11-26T10:00:00.000Z', valueHash: hashFieldValue('Ada'), jobId: 'j1' },
+      'customField.plan': {
+        occurredAt: '2026-11-26T10:00:00.000Z',
+        valueHash: hashFieldValue('pro'),
+        jobId: 'j1',
+      },
+    });
+  });
+
+  it('drops a field whose stored version comes from a later change as stale', () => {
+    const plan = planPatch({
+      patch: { firstName: 'Old', lastName: 'Lovelace' },
+      occurredAt: T1,
+      jobId: 'j1',
+      stored: { firstName: version('New', T2) },
+    });
+    expect(plan.patch).toEqual({ lastName: 'Lovelace' });
+    expect(plan.dropped).toEqual([{ field: 'firstName', reason: 'stale' }]);
+    expect(plan.versions.firstName).toBeUndefined();
+  });
+
+  it('compares instants, not strings, across offsets', () => {
+    // 12:30+02:00 is 10:30Z: later than T1 (10:00Z) although the string sorts before it.
+    const plan = planPatch({
+      patch: { firstName: 'Old' },
+      occurredAt: T1,
+      jobId: 'j1',
+      stored: { firstName: version('New', '2026-11-26T12:30:00+02:00') },
+    });
+    expect(plan.dropped).toEqual([{ field: 'firstName', reason: 'stale' }]);
+  });
+
+  it('drops a field whose value equals the value last applied as a no-op, and moves its version forward', () => {
+    const plan = planPatch({
+      patch: { firstName: 'Ada' },
+      occurredAt: T2,
+      jobId: 'j2',
+      stored: { firstName: version('Ada', T1) },
+    });
+    expect(plan.patch).toBeUndefined();
+    expect(plan.dropped).toEqual([{ field: 'firstName', reason: 'no-op' }]);
+    expect(plan.versions.firstName?.occurredAt).toBe('2026-11-26T11:00:00.000Z');
+  });
+
+  it('applies a different value with the same occurredAt (the later-processed job wins)', () => {
+    const plan = planPatch({
+      patch: { firstName: 'Grace' },
+      occurredAt: T1,
+      jobId: 'j2',
+      stored: { firstName: version('Ada', T1) },
+    });
+    expect(plan.patch).toEqual({ firstName: 'Grace' });
+  });
+
+  it('versions custom fields key by key', () => {
+    const plan = planPatch({
+      patch: { customField: { plan: 'basic', city: 'Paris', visits: 3 } },
+      occurredAt: T1,
+      jobId: 'j1',
+      stored: {
+        [customFieldVersionKey('plan')]: version('pro', T2),
+        [customFieldVersionKey('city')]: version('Paris', T1),
+      },
+    });
+    expect(plan.patch).toEqual({ customField: { visits: 3 } });
+    expect(plan.dropped).toEqual([
+      { field: 'customField.plan', reason: 'stale' },
+      { field: 'customField.city', reason: 'no-op' },
+    ]);
+  });
+
+  it('tells a number from the string of the same digits', () => {
+    const plan = planPatch({
+      patch: { customField: { visits: 3 } },
+      occurredAt: T2,
+      jobId: 'j2',
+      stored: { 'customField.visits': version('3', T1) },
+    });
+    expect(plan.patch).toEqual({ customField: { visits: 3 } });
+  });
+
+  it('never sends a field it reports as dropped, and sends every other field', () => {
+    const fields = ['firstName', 'lastName', 'email', 'tag'] as const;
+    fc.assert(
+      fc.property(
+        fc.record({ firstName: fc.string(), lastName: fc.string(), email: fc.string(), tag: fc.string() }),
+        fc.array(fc.tuple(fc.constantFrom(...fields), fc.string(), fc.boolean()), { maxLength: 4 }),
+        (patch, storedList) => {
+          const stored: Record<string, ReturnType<typeof version>> = {};
+          for (const [field, value, later] of storedList) stored[field] = version(value, later ? T2 : T1);
+          const plan = planPatch({ patch, occurredAt: T1, jobId: 'j', stored });
+          const droppedFields = new Set(plan.dropped.map((d) => d.field));
+          for (const field of fields) {
+            const sent = plan.patch?.[field] !== undefined;
+            expect(sent).toBe(!droppedFields.has(field));
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe('mergeFieldVersions', () => {
+  it('keeps the later version of each field from either side', () => {
+    const stored: FieldVersions = { a: version('x', T2, 's'), b: version('y', T1, 's') };
+    const updates: FieldVersions = {
+      a: version('x2', T1, 'u'),
+      b: version('y2', T2, 'u'),
+      c: version('z', T1, 'u'),
+    };
+    expect(mergeFieldVersions(stored, updates)).toEqual({ a: stored.a, b: updates.b, c: updates.c });
+  });
+});

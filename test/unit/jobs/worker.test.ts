@@ -1,0 +1,134 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryLinkStore } from '../../../lib/aws/links.js';
+import { createMemoryStateStore } from '../../../lib/aws/state-store.js';
+import type { ClearTalkClient } from '../../../lib/cleartalk/client.js';
+import type { Contact } from '../../../lib/cleartalk/schemas.js';
+import { createCircuitBreaker } from '../../../lib/jobs/circuit-breaker.js';
+import { createPatchWorker } from '../../../lib/jobs/worker.js';
+import { buildSqsRecord } from '../../helpers/sqs-record.js';
+
+const sqs = new SQSClient({});
+const sqsMock = mockClient(sqs);
+afterEach(() => sqsMock.reset());
+
+const contact = {
+  id: 7,
+  userId: 1,
+  listName: null,
+  tag: null,
+  firstName: null,
+  lastName: null,
+  email: null,
+  phone: null,
+  dateOfBirth: null,
+  contactSource: null,
+  clearTalkNotes: null,
+  customField: null,
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+} satisfies Contact;
+
+function setup() {
+  const logs: Array<{ level: string; message: string; data: Record<string, unknown> }> = [];
+  const metrics: Array<{ name: string; value: number; dimension?: string }> = [];
+  let published = 0;
+  const clearTalk: ClearTalkClient = {
+    updateContact: async () => contact,
+    getContact: async () => contact,
+    createContact: async () => contact,
+  };
+  const worker = createPatchWorker({
+    clearTalk,
+    state: createMemoryStateStore(),
+    links: createMemoryLinkStore(),
+    policy: () => ({ createIfUnresolved: false }),
+    sqs,
+    deadLetterQueueUrl: 'http://dlq',
+    breaker: createCircuitBreaker(),
+    concurrency: 2,
+    maxReceiveCount: 5,
+    logger: {
+      info: (message: string, data: Record<string, unknown>) => logs.push({ level: 'info', message, data }),
+      warn: (message: string, data: Record<string, unknown>) => logs.push({ level: 'warn', message, data }),
+      error: (message: string, data: Record<string, unknown>) => logs.push({ level: 'error', message, data }),
+    } as never,
+    metrics: {
+      addMetric: (name: string, _unit: unknown, value: number) => {
+        metrics.push({ name, value });
+      },
+      singleMetric: () => {
+        let dimension = '';
+        const single = {
+          addDimension: (_name: string, value: string) => {
+            dimension = value;
+            return single;
+          },
+          addMetric: (name: string, _unit: unknown, value: number) => {
+            metrics.push({ name, value, dimension });
+          },
+        };
+        return single;
+      },
+      publishStoredMetrics: () => {
+        published++;
+      },
+    } as never,
+  });
+  return { worker, logs, metrics, published: () => published };
+}
+
+const job = (jobId: string, patch: Record<string, unknown>) =>
+  JSON.stringify({
+    version: 1,
+    jobId,
+    source: 'typeform',
+    contactId: '7',
+    patch,
+    occurredAt: '2026-11-26T10:00:00Z',
+  });
+
+describe('patch worker', () => {
+  it('logs one line per record with ids and field names only, and emits the outcome metrics', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    const { worker, logs, metrics, published } = setup();
+    const records = [
+      buildSqsRecord({ groupId: '7', body: job('j1', { email: 'ada@private.example', firstName: 'Ada' }) }),
+      buildSqsRecord({ groupId: '7', body: job('j1', { email: 'ada@private.example', firstName: 'Ada' }) }),
+      buildSqsRecord({ groupId: '7', body: job('j2', { email: 'ada@private.example', firstName: 'Ada' }) }),
+      buildSqsRecord({ groupId: 'x', body: '{"version":1}' }),
+    ];
+    const response = await worker.processBatch({ Records: records }, Date.now() + 60_000);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(logs.map((l) => l.data.outcome)).toEqual(
+      expect.arrayContaining(['applied', 'duplicate', 'skipped', 'dead-letter']),
+    );
+    expect(logs.find((l) => l.data.outcome === 'applied')?.data).toMatchObject({
+      jobId: 'j1',
+      contactId: '7',
+      source: 'typeform',
+      sent: ['firstName', 'email'],
+    });
+    expect(logs.find((l) => l.data.outcome === 'skipped')?.data.dropped).toEqual([
+      { field: 'firstName', reason: 'no-op' },
+      { field: 'email', reason: 'no-op' },
+    ]);
+    expect(JSON.stringify(logs)).not.toMatch(/ada@private|"Ada"/);
+
+    const names = metrics.map((m) => m.name);
+    expect(names).toEqual(
+      expect.arrayContaining(['jobsApplied', 'jobsDuplicate', 'jobsSkipped', 'fieldsNoOp', 'applyLatency']),
+    );
+    expect(metrics.find((m) => m.name === 'jobsDeadLettered')).toEqual({
+      name: 'jobsDeadLettered',
+      value: 1,
+      dimension: 'invalid-job',
+    });
+    expect(published()).toBe(1);
+    const dead = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(dead?.MessageBody).toBe('{"version":1}');
+    expect(dead?.MessageDeduplicationId).toBe(records[3]?.messageId);
+  });
+});

@@ -1,0 +1,366 @@
+/**
+ * `npm run bench:worker` (issue 4 §8): PatchJobs through the worker's apply path
+ * (`applyPatchJob`: validate, ledger, versions, plan, PATCH through the ClearTalk client, record)
+ * against a raw keep-alive node:http PATCH loop sending the same requests (and, to split the gap,
+ * the ClearTalk client alone), at the same
+ * concurrency, to the same ClearTalk sandbox (a child process), in one run. The two sides take
+ * turns round by round so drift on a shared machine hits both alike.
+ *
+ *   1. in-memory state and link stores (target: >= 0.85 of raw);
+ *   2. DynamoDB state and link stores on moto (reported; moto is a Python emulator, so fewer jobs);
+ *   3. peak RSS of a fresh Node process running the esbuild bundle of handlers/apply-patches.ts
+ *      on one 10-record batch against moto and the sandbox (target < 128 MB).
+ *
+ * Options: --jobs 10000 --concurrency 16 --rounds 4 --warmup 300 --dynamo-jobs 1000 --skip-dynamo --skip-memory
+ * Jobs carry no customField: a customField job adds a GET (the merge), which the raw loop would not make.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { build } from 'esbuild';
+import { createLinkStore, createMemoryLinkStore, type LinkStore } from '../../lib/aws/links.js';
+import { createMemoryStateStore, createStateStore, type StateStore } from '../../lib/aws/state-store.js';
+import { createClearTalkClient } from '../../lib/cleartalk/client.js';
+import { applyPatchJob } from '../../lib/jobs/apply.js';
+import { createKeyedLock } from '../../lib/jobs/keyed-lock.js';
+import { localAwsEnv, startMoto } from '../local/moto.js';
+import { provisionStack } from '../provision.js';
+
+const { values: args } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '300' },
+    'dynamo-jobs': { type: 'string', default: '1000' },
+    'skip-dynamo': { type: 'boolean', default: false },
+    'skip-memory': { type: 'boolean', default: false },
+  },
+});
+const JOBS = Number(args.jobs);
+const CONCURRENCY = Number(args.concurrency);
+const ROUNDS = Number(args.rounds);
+const WARMUP = Number(args.warmup);
+const DYNAMO_JOBS = Number(args['dynamo-jobs']);
+const API_KEY = 'bench-worker-key';
+const CONTACTS = 1_000;
+const USER_AGENT = 'cleartalk-contact-sync/bench';
+
+interface Target {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The sandbox in its own process, as a real API would be. */
+async function startSandboxProcess(): Promise<Target> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'tools/sandbox/main.ts'], {
+    env: { ...process.env, SANDBOX_PORT: '0', SANDBOX_API_KEY: API_KEY },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+  });
+  const seed = Array.from({ length: CONTACTS }, (_, i) => ({ id: i + 1 }));
+  const seeded = await fetch(`${url}/__sandbox/seed`, { method: 'POST', body: JSON.stringify(seed) });
+  if (!seeded.ok) throw new Error(`seeding the sandbox failed: ${seeded.status}`);
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function runPool(count: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    for (let index = next++; index < count; index = next++) await task(index);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+}
+
+/** The same change for both sides: contact, idempotency key, a value that differs every time. */
+function change(side: string, round: number, index: number, run: string) {
+  return {
+    contactId: String((index % CONTACTS) + 1),
+    jobId: `bench:${run}:${side}:${round}:${index}`,
+    patch: { firstName: `F${round}-${index}`, tag: `t${index % 7}` },
+    // Later for every later job of a contact, so no field is stale.
+    occurredAt: new Date(Date.UTC(2026, 0, 1) + round * 1_000_000_000 + index * 1_000).toISOString(),
+  };
+}
+
+type Runner = (round: number, count: number) => Promise<void>;
+
+function createRawRunner(url: string, run: string): Runner {
+  const { hostname, port } = new URL(url);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const send = (path: string, key: string, body: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          agent,
+          hostname,
+          port,
+          path,
+          method: 'PATCH',
+          headers: {
+            'x-api-key': API_KEY,
+            'Idempotency-Key': key,
+            'User-Agent': USER_AGENT,
+            Accept: 'application/json',
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            // Parse the answer as any client must.
+            const contact = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: unknown };
+            if (res.statusCode !== 200 || typeof contact.id !== 'number')
+              reject(new Error(`raw: ${res.statusCode}`));
+            else resolve();
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  return (round, count) =>
+    runPool(count, async (index) => {
+      const { contactId, jobId, patch } = change('raw', round, index, run);
+      await send(`/contacts/${contactId}`, jobId, JSON.stringify(patch));
+    });
+}
+
+function createApplyRunner(
+  url: string,
+  stores: { state: StateStore; links: LinkStore },
+  run: string,
+): Runner {
+  const clearTalk = createClearTalkClient({
+    baseUrl: url,
+    getApiKey: async () => API_KEY,
+    userAgent: USER_AGENT,
+  });
+  return async (round, count) => {
+    const deps = {
+      clearTalk,
+      ...stores,
+      policy: () => ({ createIfUnresolved: false }),
+      deadlineMs: Date.now() + 3_600_000,
+      lock: createKeyedLock(),
+    };
+    await runPool(count, async (index) => {
+      const body = JSON.stringify({ version: 1, source: 'bench', ...change('apply', round, index, run) });
+      const outcome = await applyPatchJob(body, deps);
+      if (outcome.kind !== 'applied') throw new Error(`apply: ${outcome.kind} ${JSON.stringify(outcome)}`);
+    });
+  };
+}
+
+function createClientRunner(url: string, run: string): Runner {
+  // The ClearTalk client alone (helper A's layer), to show which part of the gap is ours.
+  const clearTalk = createClearTalkClient({
+    baseUrl: url,
+    getApiKey: async () => API_KEY,
+    userAgent: USER_AGENT,
+  });
+  return (round, count) =>
+    runPool(count, async (index) => {
+      const { contactId, jobId, patch } = change('client', round, index, run);
+      await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
+    });
+}
+
+type Side = 'raw' | 'client' | 'apply';
+
+interface Comparison {
+  label: string;
+  jobs: number;
+  perSecond: Record<Side, number>;
+}
+
+async function compare(label: string, jobs: number, runners: Record<Side, Runner>): Promise<Comparison> {
+  const sides: Side[] = ['raw', 'client', 'apply'];
+  for (const side of sides) await runners[side](-1, Math.min(WARMUP, jobs));
+  const perRound = Math.ceil(jobs / ROUNDS);
+  const ms: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate who goes first, so load drift on a shared machine hits every side alike.
+    const order = sides.map((_, i) => sides[(i + round) % sides.length] as Side);
+    for (const side of order) {
+      const started = performance.now();
+      await runners[side](round, perRound);
+      ms[side] += performance.now() - started;
+    }
+  }
+  const total = perRound * ROUNDS;
+  const rate = (side: Side) => (total / ms[side]) * 1000;
+  return {
+    label,
+    jobs: total,
+    perSecond: { raw: rate('raw'), client: rate('client'), apply: rate('apply') },
+  };
+}
+
+function print(c: Comparison, target: string): void {
+  const { raw, client, apply } = c.perSecond;
+  process.stdout.write(
+    `${c.label.padEnd(18)} jobs ${String(c.jobs).padStart(6)}  raw ${raw.toFixed(0).padStart(5)}/s  ` +
+      `client ${client.toFixed(0).padStart(5)}/s  apply ${apply.toFixed(0).padStart(5)}/s  ` +
+      `apply/raw ${(apply / raw).toFixed(3)} (${target})  apply/client ${(apply / client).toFixed(3)}\n`,
+  );
+}
+
+/** Bundles the handler like serverless-esbuild and runs one 10-record batch in a fresh process. */
+async function measureHandlerMemory(sandboxUrl: string, awsEnv: Record<string, string>): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-worker-'));
+  try {
+    await build({
+      entryPoints: ['handlers/apply-patches.ts'],
+      outfile: join(dir, 'apply-patches.mjs'),
+      bundle: true,
+      minify: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'error',
+      // CommonJS dependencies inside an ESM bundle need `require`.
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
+    });
+    const prefix = `bm-${randomUUID().slice(0, 8)}`;
+    const stack = await provisionStack({ prefix });
+    const secretId = `bench/${prefix}`;
+    await new SecretsManagerClient({}).send(
+      new CreateSecretCommand({ Name: secretId, SecretString: API_KEY }),
+    );
+    const records = Array.from({ length: 10 }, (_, i) => {
+      const c = change('memory', 0, i, prefix);
+      return {
+        messageId: randomUUID(),
+        receiptHandle: 'r',
+        body: JSON.stringify({
+          version: 1,
+          source: 'bench',
+          ...c,
+          patch: { ...c.patch, customField: { n: i } },
+        }),
+        attributes: { ApproximateReceiveCount: '1', MessageGroupId: c.contactId },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:bench.fifo',
+        awsRegion: 'us-east-1',
+      };
+    });
+    writeFileSync(
+      join(dir, 'run.mjs'),
+      `const { handler } = await import('./apply-patches.mjs');
+const event = ${JSON.stringify({ Records: records })};
+const context = { getRemainingTimeInMillis: () => 30000 };
+const out = await handler(event, context);
+if (out.batchItemFailures.length > 0) throw new Error('failures: ' + JSON.stringify(out));
+process.stdout.write('MAXRSS_KB=' + process.resourceUsage().maxRSS + '\\n');
+`,
+    );
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(dir, 'run.mjs')], {
+        env: {
+          ...process.env,
+          ...awsEnv,
+          ...stack,
+          CLEARTALK_BASE_URL: sandboxUrl,
+          CLEARTALK_API_KEY_SECRET_ID: secretId,
+          POWERTOOLS_LOG_LEVEL: 'ERROR',
+          AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      child.once('exit', (code) =>
+        code === 0 ? resolve(text) : reject(new Error(`handler run exited ${code}`)),
+      );
+    });
+    const kb = Number(/MAXRSS_KB=(\d+)/.exec(output)?.[1]);
+    return kb / 1024;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const run = randomUUID().slice(0, 8);
+  process.stdout.write(
+    `bench:worker  node ${process.version}  concurrency ${CONCURRENCY}  rounds ${ROUNDS}  (sandbox in a child process)\n`,
+  );
+  const sandbox = await startSandboxProcess();
+  try {
+    if (!args['skip-memory']) {
+      const memory = await compare('in-memory state', JOBS, {
+        raw: createRawRunner(sandbox.url, run),
+        client: createClientRunner(sandbox.url, run),
+        apply: createApplyRunner(
+          sandbox.url,
+          { state: createMemoryStateStore(), links: createMemoryLinkStore() },
+          run,
+        ),
+      });
+      print(memory, 'target >= 0.85');
+    }
+    const moto = await startMoto();
+    Object.assign(process.env, localAwsEnv(moto.endpoint));
+    try {
+      if (!args['skip-dynamo']) {
+        const { STATE_TABLE_NAME } = await provisionStack({ prefix: `bd-${run}` });
+        const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+          marshallOptions: { removeUndefinedValues: true },
+        });
+        const stores = {
+          state: createStateStore({ client: doc, tableName: STATE_TABLE_NAME }),
+          links: createLinkStore({ client: doc, tableName: STATE_TABLE_NAME }),
+        };
+        const dynamo = await compare('DynamoDB on moto', DYNAMO_JOBS, {
+          raw: createRawRunner(sandbox.url, `${run}d`),
+          client: createClientRunner(sandbox.url, `${run}d`),
+          apply: createApplyRunner(sandbox.url, stores, `${run}d`),
+        });
+        print(dynamo, 'reported; moto is an emulator');
+      }
+      const peakMb = await measureHandlerMemory(sandbox.url, localAwsEnv(moto.endpoint));
+      process.stdout.write(
+        `peak RSS, bundled handler, one 10-record batch (fresh process): ${peakMb.toFixed(1)} MB (target < 128 MB)\n`,
+      );
+    } finally {
+      await moto.stop();
+    }
+  } finally {
+    await sandbox.stop();
+  }
+}
+
+await main();
