@@ -1,0 +1,98 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createCheckpointStore } from '../aws/checkpoints.js';
+import type { SecretReader } from '../aws/secrets.js';
+import { enqueuePatchJobs } from '../aws/sqs.js';
+import { type ConfigWith, shopifyAdminBaseUrl } from '../config.js';
+import type { PatchJob } from '../jobs/patch-job.js';
+import type { MappingConfig } from '../sources/mapping-config.js';
+import type { HttpFetch } from './http.js';
+import { type Clock, createIntervalPacer, type Pacer, realSleep, type Sleep } from './pacing.js';
+import type { BackfillDeps } from './run-backfill.js';
+import type { ScopeProgress } from './run-scope.js';
+
+/**
+ * Typeform allows 2 requests per second per account: one every 500 ms, plus 25 ms so that timer
+ * granularity and network jitter never put two requests closer than the limit at Typeform's end.
+ */
+export const TYPEFORM_REQUEST_INTERVAL_MS = 525;
+
+export type BackfillConfig = ConfigWith<'PATCH_QUEUE_URL' | 'STATE_TABLE_NAME'>;
+
+// One pacer per Typeform account and container: every form (and every warm invocation) of the
+// account queues on it, so several forms never add up to more than 2 requests/s.
+const typeformPacers = new Map<string, Pacer>();
+
+/** The pacer of one Typeform account (keyed by API base and token secret). */
+export function typeformPacerFor(accountKey: string, now: Clock, sleep: Sleep): Pacer {
+  let pacer = typeformPacers.get(accountKey);
+  if (!pacer) {
+    pacer = createIntervalPacer({ intervalMs: TYPEFORM_REQUEST_INTERVAL_MS, now, sleep });
+    typeformPacers.set(accountKey, pacer);
+  }
+  return pacer;
+}
+
+/**
+ * Wires the backfill to AWS and the sources from the parsed environment: the one place both the
+ * Lambda handler and `npm run backfill` build their dependencies, so they run the same code.
+ */
+export function createBackfillDeps(
+  config: BackfillConfig,
+  clients: {
+    readonly sqs: Pick<SQSClient, 'send'>;
+    readonly dynamodb: Pick<DynamoDBDocumentClient, 'send'>;
+    readonly secrets: SecretReader;
+  },
+  options: {
+    readonly mapping: MappingConfig;
+    readonly fetch?: HttpFetch;
+    readonly now?: Clock;
+    readonly sleep?: Sleep;
+    readonly random?: () => number;
+    /** Replaces the SQS sink (the benchmark counts jobs instead of sending them). */
+    readonly enqueue?: (jobs: readonly PatchJob[]) => Promise<void>;
+    readonly overlapMs?: number;
+    /** Page sizes below the APIs' maxima (tests only). */
+    readonly pageSizes?: { readonly typeform?: number; readonly shopify?: number };
+    readonly onProgress?: (progress: ScopeProgress) => void;
+  },
+): BackfillDeps {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? realSleep;
+  const tokenOf = (secretId: string) => async (opts?: { forceRefresh?: boolean }) =>
+    (await clients.secrets.get(secretId, opts)).value;
+  const typeformSecret = config.TYPEFORM_API_TOKEN_SECRET_ID;
+  const shopifySecret = config.SHOPIFY_ADMIN_TOKEN_SECRET_ID;
+  const shop = config.SHOPIFY_SHOP_DOMAIN;
+  return {
+    mapping: { config: options.mapping, defaultPhoneRegion: config.DEFAULT_PHONE_REGION },
+    store: createCheckpointStore({ client: clients.dynamodb, tableName: config.STATE_TABLE_NAME, now }),
+    enqueue:
+      options.enqueue ?? ((jobs) => enqueuePatchJobs(clients.sqs, config.PATCH_QUEUE_URL, jobs, { sleep })),
+    typeform: typeformSecret
+      ? {
+          baseUrl: config.TYPEFORM_API_BASE_URL,
+          getToken: tokenOf(typeformSecret),
+          pacer: typeformPacerFor(`${config.TYPEFORM_API_BASE_URL}|${typeformSecret}`, now, sleep),
+          ...(options.pageSizes?.typeform === undefined ? {} : { pageSize: options.pageSizes.typeform }),
+        }
+      : undefined,
+    shopify:
+      shop && shopifySecret
+        ? {
+            baseUrl: shopifyAdminBaseUrl(config),
+            shop,
+            apiVersion: config.SHOPIFY_API_VERSION,
+            getToken: tokenOf(shopifySecret),
+            ...(options.pageSizes?.shopify === undefined ? {} : { pageSize: options.pageSizes.shopify }),
+          }
+        : undefined,
+    fetch: options.fetch ?? fetch,
+    sleep,
+    now,
+    random: options.random ?? Math.random,
+    ...(options.overlapMs === undefined ? {} : { overlapMs: options.overlapMs }),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  };
+}

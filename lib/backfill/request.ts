@@ -1,0 +1,64 @@
+import * as z from 'zod';
+import { describeIssues, ValidationError } from '../errors.js';
+
+/**
+ * What the backfill function is asked to do: an EventBridge schedule ("run every configured
+ * source from its checkpoint") or a direct invoke with a request (issue 5 §1).
+ */
+const isoInstant = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 timestamp with Z or an offset',
+});
+
+export const BackfillRequestSchema = z
+  .strictObject({
+    source: z.enum(['typeform', 'shopify']),
+    /** Typeform forms to read; the mapping configuration's backfill forms when absent. */
+    formIds: z
+      .array(z.string().regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits'))
+      .min(1)
+      .optional(),
+    since: isoInstant.optional(),
+    until: isoInstant.optional(),
+    dryRun: z.boolean().default(false),
+    /** Stop after reading this many records (in total, across forms). */
+    maxRecords: z.number().int().positive().optional(),
+  })
+  .refine(
+    (r) => r.since === undefined || r.until === undefined || Date.parse(r.since) <= Date.parse(r.until),
+    {
+      message: 'since must not be after until',
+      path: ['since'],
+    },
+  )
+  .refine((r) => r.source === 'typeform' || r.formIds === undefined, {
+    message: 'formIds only applies to source "typeform"',
+    path: ['formIds'],
+  });
+export type BackfillRequest = z.infer<typeof BackfillRequestSchema>;
+
+/** A parsed invocation: the schedule, or one request. */
+export type BackfillInvocation = { kind: 'schedule' } | { kind: 'request'; request: BackfillRequest };
+
+/**
+ * Tells a scheduled event from a direct request and validates the request.
+ * @throws {ValidationError} code `invalid-request`, listing every problem (paths, not values)
+ */
+export function parseBackfillEvent(event: unknown): BackfillInvocation {
+  if (isScheduledEvent(event)) return { kind: 'schedule' };
+  const parsed = BackfillRequestSchema.safeParse(event);
+  if (!parsed.success) {
+    const issues = describeIssues(parsed.error.issues);
+    throw new ValidationError(
+      `Invalid backfill request: ${issues.join('; ')}. Expected {"source": "typeform"|"shopify", "formIds"?: [...], "since"?: ISO, "until"?: ISO, "dryRun"?: boolean, "maxRecords"?: number}`,
+      { code: 'invalid-request', issues },
+    );
+  }
+  return { kind: 'request', request: parsed.data };
+}
+
+function isScheduledEvent(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null) return false;
+  const record = event as Record<string, unknown>;
+  return record['detail-type'] === 'Scheduled Event' && record.source === 'aws.events';
+}

@@ -1,0 +1,95 @@
+/**
+ * `npm run backfill -- --source typeform --form <id> [--form <id>…] [--since ISO] [--until ISO] [--dry-run] [--max-records N]`
+ * `npm run backfill -- --source shopify [--since ISO] [--until ISO] [--dry-run] [--max-records N]`
+ *
+ * Runs the same code as the backfill Lambda (createBackfillDeps + runBackfill) against the AWS the
+ * SDK is configured for (AWS_PROFILE/AWS_REGION, or AWS_ENDPOINT_URL for moto) and the contract
+ * environment variables (PATCH_QUEUE_URL, STATE_TABLE_NAME, TYPEFORM_API_TOKEN_SECRET_ID, …).
+ * Progress goes to stderr, the summary table to stdout (`--json` prints the summary object).
+ * Stopping it (Ctrl-C) is safe: checkpoints only move after a page is on the queue, so a rerun
+ * of the same command continues where it stopped.
+ * Exit codes: 0 all done, 1 a source failed or stopped early, 2 bad arguments or configuration.
+ */
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createSecretCache } from '../lib/aws/secrets.js';
+import { createBackfillDeps } from '../lib/backfill/create-backfill.js';
+import { formatProgress, formatSummaryTable } from '../lib/backfill/progress.js';
+import { parseBackfillEvent } from '../lib/backfill/request.js';
+import { runBackfill } from '../lib/backfill/run-backfill.js';
+import type { ScopeProgress } from '../lib/backfill/run-scope.js';
+import { loadConfig } from '../lib/config.js';
+import { SyncError } from '../lib/errors.js';
+import { loadMappingConfig } from '../lib/sources/mapping-config.js';
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      source: { type: 'string' },
+      form: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      'max-records': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: npm run backfill -- --source typeform|shopify [--form <id>]... [--since ISO] [--until ISO] [--dry-run] [--max-records N] [--json]\n',
+    );
+    return 0;
+  }
+  // The same request the Lambda takes, validated by the same schema.
+  const invocation = parseBackfillEvent({
+    source: values.source,
+    ...(values.form ? { formIds: values.form } : {}),
+    ...(values.since ? { since: values.since } : {}),
+    ...(values.until ? { until: values.until } : {}),
+    dryRun: values['dry-run'],
+    ...(values['max-records'] ? { maxRecords: Number(values['max-records']) } : {}),
+  });
+  const config = loadConfig(process.env, ['PATCH_QUEUE_URL', 'STATE_TABLE_NAME']);
+  const started = Date.now();
+  let lastDraw = 0;
+  const interactive = process.stderr.isTTY === true;
+  const draw = (progress: ScopeProgress) => {
+    const now = Date.now();
+    // A terminal gets a redrawn line; a log file one line every few seconds at most.
+    if (!interactive && now - lastDraw < 5_000) return;
+    lastDraw = now;
+    const line = formatProgress(progress, now - started);
+    process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+  const deps = createBackfillDeps(
+    config,
+    {
+      sqs: new SQSClient({}),
+      dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      secrets: createSecretCache({ client: new SecretsManagerClient({}) }),
+    },
+    { mapping: loadMappingConfig(config.MAPPINGS_FILE), onProgress: draw },
+  );
+  const summary = await runBackfill(invocation, deps, { deadlineAt: Number.POSITIVE_INFINITY });
+  if (interactive) process.stderr.write('\n');
+  process.stdout.write(`${values.json ? JSON.stringify(summary, null, 2) : formatSummaryTable(summary)}\n`);
+  return summary.done ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const known =
+      error instanceof SyncError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    process.stderr.write(`backfill: ${(error as Error).message}\n`);
+    process.exitCode = known ? 2 : 1;
+  },
+);
