@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
-import packageJson from '../../package.json' with { type: 'json' };
 import { describeIssues, ValidationError } from '../errors.js';
+import { PACKAGE_VERSION } from '../version.js';
 import {
   ClearTalkAuthError,
   ClearTalkError,
@@ -91,7 +91,7 @@ export interface ClearTalkClient {
   createContact(body: ContactPatch, options?: RequestOptions): Promise<Contact>;
 }
 
-const DEFAULT_USER_AGENT = `cleartalk-contact-sync/${packageJson.version}`;
+const DEFAULT_USER_AGENT = `cleartalk-contact-sync/${PACKAGE_VERSION}`;
 // Printable ASCII only: Node refuses other header bytes, and a jobId is at most 1024 chars.
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
 // A short machine token from an error body (`{"error":"invalid_email"}`) is safe to repeat;
