@@ -27,7 +27,6 @@ const SDK_CONSTRUCTORS: Record<string, string> = {
   '@aws-sdk/client-dynamodb': "new (require('@aws-sdk/client-dynamodb').DynamoDBClient)({});",
   '@aws-sdk/client-secrets-manager':
     "new (require('@aws-sdk/client-secrets-manager').SecretsManagerClient)({});",
-  '@aws-sdk/client-lambda': "new (require('@aws-sdk/client-lambda').LambdaClient)({});",
   '@aws-sdk/lib-dynamodb':
     "require('@aws-sdk/lib-dynamodb').DynamoDBDocumentClient.from(new (require('@aws-sdk/client-dynamodb').DynamoDBClient)({}));",
 };
