@@ -4,7 +4,13 @@ import type { PatchJob } from '../jobs/patch-job.js';
 import { backfillFormIds, typeformFormSettings } from '../sources/mapping-config.js';
 import { type Clock, createDeadline, type Sleep } from './pacing.js';
 import type { BackfillInvocation } from './request.js';
-import { runScope, type ScopeDefinition, type ScopeProgress, type ScopeSummary } from './run-scope.js';
+import {
+  emptyScopeSummary,
+  runScope,
+  type ScopeDefinition,
+  type ScopeProgress,
+  type ScopeSummary,
+} from './run-scope.js';
 import {
   defineShopifyScope,
   defineTypeformScope,
@@ -73,6 +79,8 @@ export async function runBackfill(
   const window = { since: request?.since, until: request?.until };
   const overlapMs = deps.overlapMs ?? DEFAULT_OVERLAP_MS;
   const definitions: Definition[] = [];
+  // What every source's scope is planned from.
+  const scopeArgs = { window, store: deps.store, timing, mapping: deps.mapping, overlapMs };
 
   const wantTypeform = request === undefined || request.source === 'typeform';
   const wantShopify = request === undefined || request.source === 'shopify';
@@ -89,17 +97,7 @@ export async function runBackfill(
     }
     for (const formId of formIds) {
       if (!access || typeformFormSettings(deps.mapping.config, formId).ignored) continue;
-      definitions.push(
-        await defineTypeformScope({
-          formId,
-          window,
-          store: deps.store,
-          access,
-          timing,
-          mapping: deps.mapping,
-          overlapMs,
-        }),
-      );
+      definitions.push(await defineTypeformScope({ ...scopeArgs, formId, access }));
     }
   }
   if (wantShopify) {
@@ -110,16 +108,7 @@ export async function runBackfill(
       ]);
     }
     if (access) {
-      definitions.push(
-        await defineShopifyScope({
-          window,
-          store: deps.store,
-          access,
-          timing,
-          mapping: deps.mapping,
-          overlapMs,
-        }),
-      );
+      definitions.push(await defineShopifyScope({ ...scopeArgs, access }));
     }
   }
 
@@ -159,19 +148,7 @@ export async function runBackfill(
 }
 
 function notStarted(definition: Definition, stoppedBy: 'deadline' | 'maxRecords'): ScopeSummary {
-  return {
-    source: definition.source,
-    scope: definition.scope,
-    window: definition.window,
-    pagesRead: 0,
-    recordsSeen: 0,
-    jobsMapped: 0,
-    jobsEnqueued: 0,
-    skipped: {},
-    checkpoint: definition.stored?.state ?? null,
-    done: false,
-    stoppedBy,
-  };
+  return { ...emptyScopeSummary(definition), stoppedBy };
 }
 
 /** The summary without dry-run samples (contact data) and checkpoint cursors: safe to log. */

@@ -66,6 +66,22 @@ export interface RunScopeContext {
   readonly onProgress?: (progress: ScopeProgress) => void;
 }
 
+/** The summary of a scope before its first page: nothing read, checkpoint as stored. */
+export function emptyScopeSummary<State>(definition: ScopeDefinition<State>): ScopeSummary {
+  return {
+    source: definition.source,
+    scope: definition.scope,
+    window: definition.window,
+    pagesRead: 0,
+    recordsSeen: 0,
+    jobsMapped: 0,
+    jobsEnqueued: 0,
+    skipped: {},
+    checkpoint: definition.stored?.state ?? null,
+    done: false,
+  };
+}
+
 export interface ScopeDefinition<State> {
   readonly source: 'typeform' | 'shopify';
   readonly scope: string;
@@ -91,16 +107,7 @@ export async function runScope<State>(
   context: RunScopeContext,
 ): Promise<ScopeSummary> {
   const summary: ScopeSummary = {
-    source: definition.source,
-    scope: definition.scope,
-    window: definition.window,
-    pagesRead: 0,
-    recordsSeen: 0,
-    jobsMapped: 0,
-    jobsEnqueued: 0,
-    skipped: {},
-    checkpoint: definition.stored?.state ?? null,
-    done: false,
+    ...emptyScopeSummary(definition),
     ...(context.dryRun ? { samples: [] } : {}),
   };
   const sampleSize = context.sampleSize ?? 3;

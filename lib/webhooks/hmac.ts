@@ -39,3 +39,22 @@ export function matchAnySecret(
   }
   return { ok: false, reason: 'mismatch' };
 }
+
+/**
+ * Checks a signature header of the form `<prefix><base64 HMAC-SHA256>` against the exact raw
+ * body: a missing header, then a malformed digest, then the secrets (current, previous).
+ */
+export function verifyBase64Header(
+  rawBody: Uint8Array | string,
+  header: string | undefined,
+  secret: SecretValue,
+  prefix = '',
+): SignatureCheck {
+  const given = header?.trim() ?? '';
+  if (given === '') return { ok: false, reason: 'missing-header' };
+  // A digest in another encoding (hex, url-safe base64) or without the prefix can never match:
+  // reported as malformed rather than compared.
+  const digest = given.startsWith(prefix) ? given.slice(prefix.length) : '';
+  if (!BASE64_SHA256.test(digest)) return { ok: false, reason: 'malformed-header' };
+  return matchAnySecret(rawBody, digest, secret);
+}

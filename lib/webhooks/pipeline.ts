@@ -5,7 +5,17 @@ import { enqueuePatchJob } from '../aws/sqs.js';
 import { ConfigError, DependencyError, SignatureError, ValidationError } from '../errors.js';
 import type { MapOutcome } from '../sources/outcome.js';
 import type { SignatureCheck } from './hmac.js';
-import { errorResponse, jsonResponse, type WebhookResponse } from './http.js';
+import {
+  errorResponse,
+  headerValue,
+  isBodyOver,
+  jsonResponse,
+  MAX_BODY_BYTES,
+  rawBodySize,
+  signedBody,
+  type WebhookRequest,
+  type WebhookResponse,
+} from './http.js';
 
 /**
  * The steps every delivery path shares once a body is trusted: enqueue a mapped job (with
@@ -114,6 +124,57 @@ export async function checkSignature(
   }
   if (!check.ok) throw new SignatureError(check.reason);
   return check.secret;
+}
+
+/** What an HTTPS delivery needs to check its signature, built once per container. */
+export interface SignedDeliveryDeps {
+  readonly secrets: SecretReader;
+  readonly secretId: string;
+  readonly allowSecretRefresh: () => boolean;
+}
+
+/** A platform's signature: the header that carries it and how to check it over the raw bytes. */
+export interface DeliverySignature {
+  /** The header to read (any case). */
+  readonly header: string;
+  /** The header as the platform writes it, named in the 401 answer. */
+  readonly label: string;
+  verify(rawBody: Buffer | string, header: string | undefined, secret: SecretValue): SignatureCheck;
+}
+
+/**
+ * The envelope of every HTTPS delivery: size check, signature over the raw bytes (current, then
+ * previous or refreshed secret), parse as a JSON object, hand the trusted body to `processBody`,
+ * log and answer. Never throws: every outcome, `processBody`'s errors included, is an HTTP answer.
+ */
+export async function handleSignedDelivery(
+  request: WebhookRequest,
+  deps: SignedDeliveryDeps & { readonly logger: WebhookLogger },
+  context: Record<string, unknown>,
+  signature: DeliverySignature,
+  processBody: (body: Record<string, unknown>) => Promise<DeliveryResult>,
+): Promise<WebhookResponse> {
+  try {
+    // Size first: an oversized body is refused before any HMAC work.
+    if (isBodyOver(request, MAX_BODY_BYTES)) {
+      deps.logger.warn('body too large', { ...context, bytes: rawBodySize(request) });
+      return tooLargeResponse(MAX_BODY_BYTES);
+    }
+    // A plain body is hashed as the string (UTF-8), skipping a copy into a Buffer.
+    const raw = signedBody(request);
+    const header = headerValue(request.headers, signature.header);
+    const secret = await checkSignature(
+      { secrets: deps.secrets, secretId: deps.secretId, allowRefresh: deps.allowSecretRefresh },
+      (value) => signature.verify(raw, header, value),
+    );
+    if (secret === 'previous')
+      deps.logger.info('signed with the previous secret (rotation under way)', context);
+    const result = await processBody(parseJsonObject(typeof raw === 'string' ? raw : raw.toString('utf8')));
+    deps.logger.info('delivery handled', { ...context, ...result });
+    return answerResult(result);
+  } catch (error) {
+    return answerError(error, deps.logger, context, signature.label);
+  }
 }
 
 /** A refresh gate that opens at most once per interval. */

@@ -1,5 +1,4 @@
 import type { LinkStore } from '../aws/links.js';
-import type { SecretReader } from '../aws/secrets.js';
 import { describeIssues, ValidationError } from '../errors.js';
 import { lookupShopifyShopSettings, type MappingConfig } from '../sources/mapping-config.js';
 import { normaliseEmail, normalisePhone } from '../sources/normalise.js';
@@ -13,24 +12,13 @@ import {
   ShopifyShopRedactSchema,
 } from '../sources/shopify/schema.js';
 import { SHOPIFY_SIGNATURE_HEADER, verifyShopifySignature } from '../sources/shopify/signature.js';
+import { headerValue, type WebhookRequest, type WebhookResponse } from './http.js';
 import {
-  headerValue,
-  isBodyOver,
-  MAX_BODY_BYTES,
-  rawBodySize,
-  signedBody,
-  type WebhookRequest,
-  type WebhookResponse,
-} from './http.js';
-import {
-  answerError,
-  answerResult,
-  checkSignature,
   type DeliveryResult,
   type EnqueueDeps,
   enqueueOutcome,
-  parseJsonObject,
-  tooLargeResponse,
+  handleSignedDelivery,
+  type SignedDeliveryDeps,
 } from './pipeline.js';
 
 /** A Shopify webhook once its origin is trusted: from HTTPS (after the HMAC) or EventBridge. */
@@ -51,11 +39,7 @@ export interface ShopifyProcessDeps extends EnqueueDeps {
 }
 
 /** Everything an HTTPS Shopify delivery needs, built once per container (handlers/shopify-webhook.ts). */
-export interface ShopifyDeliveryDeps extends ShopifyProcessDeps {
-  readonly secrets: SecretReader;
-  readonly secretId: string;
-  readonly allowSecretRefresh: () => boolean;
-}
+export interface ShopifyDeliveryDeps extends ShopifyProcessDeps, SignedDeliveryDeps {}
 
 /** Shopify's topics and what we do with each (issue 3 §4); every other topic is ignored. */
 export const SHOPIFY_TOPIC_ACTIONS = {
@@ -93,31 +77,19 @@ export async function handleShopifyDelivery(
   const webhookId = headerValue(request.headers, SHOPIFY_HEADERS.webhookId)?.trim() || undefined;
   const shop = headerValue(request.headers, SHOPIFY_HEADERS.shop)?.trim().toLowerCase() || undefined;
   const context: Record<string, unknown> = { source: SOURCE, topic, shop, deliveryId: webhookId };
-  try {
-    if (isBodyOver(request, MAX_BODY_BYTES)) {
-      deps.logger.warn('body too large', { ...context, bytes: rawBodySize(request) });
-      return tooLargeResponse(MAX_BODY_BYTES);
-    }
-    // A plain body is hashed as the string (UTF-8), skipping a copy into a Buffer.
-    const raw = signedBody(request);
-    const header = headerValue(request.headers, SHOPIFY_SIGNATURE_HEADER);
-    const secret = await checkSignature(
-      { secrets: deps.secrets, secretId: deps.secretId, allowRefresh: deps.allowSecretRefresh },
-      (value) => verifyShopifySignature(raw, header, value),
-    );
-    if (secret === 'previous')
-      deps.logger.info('signed with the previous secret (rotation under way)', context);
-    const payload = parseJsonObject(typeof raw === 'string' ? raw : raw.toString('utf8'));
-    if (!topic) {
-      const message = 'The X-Shopify-Topic header is missing; Shopify sends it with every webhook.';
-      throw new ValidationError(message, { code: 'missing-topic' });
-    }
-    const result = await processShopifyWebhook({ topic, shop, webhookId, payload }, deps);
-    deps.logger.info('delivery handled', { ...context, ...result });
-    return answerResult(result);
-  } catch (error) {
-    return answerError(error, deps.logger, context, 'X-Shopify-Hmac-Sha256');
-  }
+  return handleSignedDelivery(
+    request,
+    deps,
+    context,
+    { header: SHOPIFY_SIGNATURE_HEADER, label: 'X-Shopify-Hmac-Sha256', verify: verifyShopifySignature },
+    async (payload) => {
+      if (!topic) {
+        const message = 'The X-Shopify-Topic header is missing; Shopify sends it with every webhook.';
+        throw new ValidationError(message, { code: 'missing-topic' });
+      }
+      return processShopifyWebhook({ topic, shop, webhookId, payload }, deps);
+    },
+  );
 }
 
 /**

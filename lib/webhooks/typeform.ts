@@ -1,35 +1,20 @@
 import type { DeliveryStore } from '../aws/deliveries.js';
-import type { SecretReader } from '../aws/secrets.js';
 import { describeIssues, ValidationError } from '../errors.js';
 import { lookupTypeformFormSettings, type MappingConfig } from '../sources/mapping-config.js';
 import { mapTypeformResponse } from '../sources/typeform/mapper.js';
 import { TypeformWebhookSchema } from '../sources/typeform/schema.js';
 import { TYPEFORM_SIGNATURE_HEADER, verifyTypeformSignature } from '../sources/typeform/signature.js';
+import type { WebhookRequest, WebhookResponse } from './http.js';
 import {
-  headerValue,
-  isBodyOver,
-  MAX_BODY_BYTES,
-  rawBodySize,
-  signedBody,
-  type WebhookRequest,
-  type WebhookResponse,
-} from './http.js';
-import {
-  answerError,
-  answerResult,
-  checkSignature,
   type DeliveryResult,
   type EnqueueDeps,
   enqueueOutcome,
-  parseJsonObject,
-  tooLargeResponse,
+  handleSignedDelivery,
+  type SignedDeliveryDeps,
 } from './pipeline.js';
 
 /** Everything a Typeform delivery needs, built once per container (handlers/typeform-webhook.ts). */
-export interface TypeformDeliveryDeps extends EnqueueDeps {
-  readonly secrets: SecretReader;
-  readonly secretId: string;
-  readonly allowSecretRefresh: () => boolean;
+export interface TypeformDeliveryDeps extends EnqueueDeps, SignedDeliveryDeps {
   readonly mapping: MappingConfig;
   readonly defaultPhoneRegion: string;
   readonly deliveries?: DeliveryStore | undefined;
@@ -46,28 +31,13 @@ export async function handleTypeformDelivery(
   deps: TypeformDeliveryDeps,
 ): Promise<WebhookResponse> {
   const context: Record<string, unknown> = { source: SOURCE };
-  try {
-    // Size first: an oversized body is refused before any HMAC work.
-    if (isBodyOver(request, MAX_BODY_BYTES)) {
-      deps.logger.warn('body too large', { ...context, bytes: rawBodySize(request) });
-      return tooLargeResponse(MAX_BODY_BYTES);
-    }
-    // A plain body is hashed as the string (UTF-8), skipping a copy into a Buffer.
-    const raw = signedBody(request);
-    const header = headerValue(request.headers, TYPEFORM_SIGNATURE_HEADER);
-    const secret = await checkSignature(
-      { secrets: deps.secrets, secretId: deps.secretId, allowRefresh: deps.allowSecretRefresh },
-      (value) => verifyTypeformSignature(raw, header, value),
-    );
-    if (secret === 'previous')
-      deps.logger.info('signed with the previous secret (rotation under way)', context);
-    const body = parseJsonObject(typeof raw === 'string' ? raw : raw.toString('utf8'));
-    const result = await processTypeformWebhook(body, deps, context);
-    deps.logger.info('delivery handled', { ...context, ...result });
-    return answerResult(result);
-  } catch (error) {
-    return answerError(error, deps.logger, context, 'Typeform-Signature');
-  }
+  return handleSignedDelivery(
+    request,
+    deps,
+    context,
+    { header: TYPEFORM_SIGNATURE_HEADER, label: 'Typeform-Signature', verify: verifyTypeformSignature },
+    (body) => processTypeformWebhook(body, deps, context),
+  );
 }
 
 /**
@@ -77,7 +47,7 @@ export async function handleTypeformDelivery(
  */
 export async function processTypeformWebhook(
   body: Record<string, unknown>,
-  deps: Omit<TypeformDeliveryDeps, 'secrets' | 'secretId' | 'allowSecretRefresh'>,
+  deps: Omit<TypeformDeliveryDeps, keyof SignedDeliveryDeps>,
   context: Record<string, unknown> = {},
 ): Promise<DeliveryResult> {
   const eventType = body.event_type;

@@ -59,14 +59,15 @@ export function createFakeSecrets(values: Record<string, string>) {
 
 const mapping = loadMappingConfig('');
 
-export function typeformDeps(overrides: Partial<TypeformDeliveryDeps> = {}) {
+/** The stand-ins every HTTPS delivery shares: queue, logs, delivery dedupe and one webhook secret. */
+function signedDeliveryDeps(secretId: string, secret: string) {
   const sqs = createFakeSqs();
   const logger = createLogCapture();
-  const secrets = createFakeSecrets({ 'typeform-secret': TYPEFORM_SECRET });
+  const secrets = createFakeSecrets({ [secretId]: secret });
   const deliveries = createMemoryDeliveryStore();
   const deps = {
     secrets,
-    secretId: 'typeform-secret',
+    secretId,
     allowSecretRefresh: () => false,
     sqs,
     queueUrl: 'https://sqs.local/patch.fifo',
@@ -74,31 +75,21 @@ export function typeformDeps(overrides: Partial<TypeformDeliveryDeps> = {}) {
     mapping,
     defaultPhoneRegion: 'US',
     logger,
-    ...overrides,
-  } satisfies TypeformDeliveryDeps;
+  };
   return { deps, sqs, logger, secrets, deliveries };
 }
 
+export function typeformDeps(overrides: Partial<TypeformDeliveryDeps> = {}) {
+  const base = signedDeliveryDeps('typeform-secret', TYPEFORM_SECRET);
+  const deps = { ...base.deps, ...overrides } satisfies TypeformDeliveryDeps;
+  return { ...base, deps };
+}
+
 export function shopifyDeps(overrides: Partial<ShopifyDeliveryDeps> = {}) {
-  const sqs = createFakeSqs();
-  const logger = createLogCapture();
-  const secrets = createFakeSecrets({ 'shopify-secret': SHOPIFY_SECRET });
-  const deliveries = createMemoryDeliveryStore();
+  const base = signedDeliveryDeps('shopify-secret', SHOPIFY_SECRET);
   const links = createMemoryLinkStore();
-  const deps = {
-    secrets,
-    secretId: 'shopify-secret',
-    allowSecretRefresh: () => false,
-    sqs,
-    queueUrl: 'https://sqs.local/patch.fifo',
-    deliveries,
-    links,
-    mapping,
-    defaultPhoneRegion: 'US',
-    logger,
-    ...overrides,
-  } satisfies ShopifyDeliveryDeps;
-  return { deps, sqs, logger, secrets, deliveries, links };
+  const deps = { ...base.deps, links, ...overrides } satisfies ShopifyDeliveryDeps;
+  return { ...base, deps, links };
 }
 
 export function eventBridgeDeps(overrides: Partial<EventBridgeDeps> = {}) {

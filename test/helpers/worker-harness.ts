@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { afterEach } from 'vitest';
 import { createLinkStore } from '../../lib/aws/links.js';
 import { createSecretCache } from '../../lib/aws/secrets.js';
 import { enqueuePatchJobs } from '../../lib/aws/sqs.js';
@@ -58,15 +59,31 @@ export interface WorkerHarness {
   stop(): Promise<void>;
 }
 
-export async function createWorkerHarness(
-  options: {
-    createIfUnresolved?: boolean;
-    maxReceiveCount?: number;
-    maxAttempts?: number;
-    concurrency?: number;
-    breaker?: { failureThreshold?: number; cooldownMs?: number };
-  } = {},
-): Promise<WorkerHarness> {
+export interface WorkerHarnessOptions {
+  createIfUnresolved?: boolean;
+  maxReceiveCount?: number;
+  maxAttempts?: number;
+  concurrency?: number;
+  breaker?: { failureThreshold?: number; cooldownMs?: number };
+}
+
+/**
+ * For a test file: registers an afterEach that stops the harness the test started, and returns
+ * the function a test calls to start one.
+ */
+export function useWorkerHarness(): (options?: WorkerHarnessOptions) => Promise<WorkerHarness> {
+  let harness: WorkerHarness | undefined;
+  afterEach(async () => {
+    await harness?.stop();
+    harness = undefined;
+  });
+  return async (options = {}) => {
+    harness = await createWorkerHarness(options);
+    return harness;
+  };
+}
+
+export async function createWorkerHarness(options: WorkerHarnessOptions = {}): Promise<WorkerHarness> {
   const stack = await provisionStack({
     prefix: `wk-${randomUUID().slice(0, 8)}`,
     visibilityTimeoutSeconds: 30,

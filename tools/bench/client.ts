@@ -1,9 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
 import { startSandbox } from '../sandbox/server.js';
+import {
+  BENCH_USER_AGENT,
+  createRawPatchSender,
+  runPool,
+  type SandboxTarget,
+  seedSandbox,
+  startSandboxProcess,
+} from './raw-patch.js';
+import { writeBenchJson } from './report.js';
 
 /**
  * `npm run bench:client`: PATCHes to the ClearTalk sandbox through the client against a raw
@@ -13,6 +20,7 @@ import { startSandbox } from '../sandbox/server.js';
  *
  * Options: --requests 10000 (per side) --concurrency 32 --rounds 4 --warmup 500
  *          --in-process (run the sandbox in this process instead of a child process)
+ *          --json <file> (the figures for npm run bench)
  */
 const { values: args } = parseArgs({
   options: {
@@ -21,6 +29,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '500' },
     'in-process': { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 const total = Number(args.requests);
@@ -29,54 +38,16 @@ const rounds = Number(args.rounds);
 const warmup = Number(args.warmup);
 const API_KEY = 'bench-key';
 const CONTACTS = 1_000;
-const USER_AGENT = 'cleartalk-contact-sync/bench';
+const USER_AGENT = BENCH_USER_AGENT;
 
-interface Target {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startTarget(): Promise<Target> {
+async function startTarget(): Promise<SandboxTarget> {
   if (args['in-process']) {
     const sandbox = await startSandbox({ port: 0, apiKey: API_KEY, quiet: true });
     return { url: sandbox.url, stop: () => sandbox.stop() };
   }
   // A separate process, as a real API would be: the client's CPU cost is not hidden behind
   // the server's, nor the server's added to it.
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'tools/sandbox/main.ts'], {
-    env: { ...process.env, SANDBOX_PORT: '0', SANDBOX_API_KEY: API_KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function runPool(count: number, task: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const index = next;
-      next += 1;
-      await task(index);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  return startSandboxProcess(API_KEY);
 }
 
 function job(side: string, round: number, index: number) {
@@ -90,42 +61,9 @@ function job(side: string, round: number, index: number) {
 type Runner = (round: number, count: number, latencies: number[]) => Promise<void>;
 
 function createRawRunner(url: string): Runner {
-  const { hostname, port } = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const send = (path: string, key: string, body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        {
-          agent,
-          hostname,
-          port,
-          path,
-          method: 'PATCH',
-          headers: {
-            'x-api-key': API_KEY,
-            'Idempotency-Key': key,
-            'User-Agent': USER_AGENT,
-            Accept: 'application/json',
-            'Content-Type': 'application/json',
-            'Content-Length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const contact = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: unknown };
-            if (res.statusCode !== 200 || typeof contact.id !== 'number')
-              reject(new Error(`raw: ${res.statusCode}`));
-            else resolve();
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const send = createRawPatchSender({ url, apiKey: API_KEY, concurrency, userAgent: USER_AGENT });
   return (round, count, latencies) =>
-    runPool(count, async (index) => {
+    runPool(count, concurrency, async (index) => {
       const { id, key, patch } = job('raw', round, index);
       const started = performance.now();
       await send(`/contacts/${id}`, key, JSON.stringify(patch));
@@ -141,7 +79,7 @@ function createClientRunner(url: string): Runner {
     maxAttempts: 1,
   });
   return (round, count, latencies) =>
-    runPool(count, async (index) => {
+    runPool(count, concurrency, async (index) => {
       const { id, key, patch } = job('client', round, index);
       const started = performance.now();
       await client.updateContact(id, patch, { idempotencyKey: key });
@@ -184,8 +122,7 @@ const fmt = (n: number, digits = 0) =>
 const target = await startTarget();
 try {
   const seed = Array.from({ length: CONTACTS }, (_, i) => ({ id: i + 1, firstName: `Bench${i + 1}` }));
-  const seeded = await fetch(`${target.url}/__sandbox/seed`, { method: 'POST', body: JSON.stringify(seed) });
-  if (!seeded.ok) throw new Error(`seeding the sandbox failed: ${seeded.status}`);
+  await seedSandbox(target.url, seed);
 
   const sides: Array<{ name: string; run: Runner; tally: Tally }> = [
     { name: 'raw', run: createRawRunner(target.url), tally: newTally() },
@@ -230,6 +167,22 @@ try {
   }
   const ratio = rateOf(client) / rateOf(raw);
   console.log(`client/raw   = ${fmt(ratio, 3)} (target >= 0.9): ${ratio >= 0.9 ? 'met' : 'NOT met'}`);
+  // `--json`: the figures for npm run bench's summary.
+  writeBenchJson(args.json, {
+    benchmark: 'client',
+    settings: { requests: rounds * perRound, concurrency, rounds, inProcess: args['in-process'] },
+    rows: [
+      {
+        figure: `PATCH throughput through the ClearTalk client (concurrency ${concurrency})`,
+        value: rateOf(client),
+        unit: 'req/s',
+        baseline: `raw keep-alive node:http loop ${fmt(rateOf(raw))} req/s`,
+        ratio,
+        target: '>= 0.9x raw',
+        met: ratio >= 0.9,
+      },
+    ],
+  });
 } finally {
   await target.stop();
 }

@@ -12,12 +12,12 @@
  *      on one 10-record batch against moto and the sandbox (target < 128 MB).
  *
  * Options: --jobs 10000 --concurrency 16 --rounds 4 --warmup 300 --dynamo-jobs 1000 --skip-dynamo --skip-memory
+ *          --json <file> (the figures for npm run bench)
  * Jobs carry no customField: a customField job adds a GET (the merge), which the raw loop would not make.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +33,15 @@ import { applyPatchJob } from '../../lib/jobs/apply.js';
 import { createKeyedLock } from '../../lib/jobs/keyed-lock.js';
 import { localAwsEnv, startMoto } from '../local/moto.js';
 import { provisionStack } from '../provision.js';
+import {
+  BENCH_USER_AGENT,
+  createRawPatchSender,
+  runPool,
+  type SandboxTarget,
+  seedSandbox,
+  startSandboxProcess as startSandboxChild,
+} from './raw-patch.js';
+import { type BenchRow, writeBenchJson } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,6 +52,7 @@ const { values: args } = parseArgs({
     'dynamo-jobs': { type: 'string', default: '1000' },
     'skip-dynamo': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 const JOBS = Number(args.jobs);
@@ -52,48 +62,16 @@ const WARMUP = Number(args.warmup);
 const DYNAMO_JOBS = Number(args['dynamo-jobs']);
 const API_KEY = 'bench-worker-key';
 const CONTACTS = 1_000;
-const USER_AGENT = 'cleartalk-contact-sync/bench';
+const USER_AGENT = BENCH_USER_AGENT;
 
-interface Target {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** The sandbox in its own process, as a real API would be. */
-async function startSandboxProcess(): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'tools/sandbox/main.ts'], {
-    env: { ...process.env, SANDBOX_PORT: '0', SANDBOX_API_KEY: API_KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-  });
-  const seed = Array.from({ length: CONTACTS }, (_, i) => ({ id: i + 1 }));
-  const seeded = await fetch(`${url}/__sandbox/seed`, { method: 'POST', body: JSON.stringify(seed) });
-  if (!seeded.ok) throw new Error(`seeding the sandbox failed: ${seeded.status}`);
-  return {
-    url,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function runPool(count: number, task: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    for (let index = next++; index < count; index = next++) await task(index);
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+/** The sandbox in its own process, as a real API would be, seeded with the contacts. */
+async function startSandboxProcess(): Promise<SandboxTarget> {
+  const target = await startSandboxChild(API_KEY);
+  await seedSandbox(
+    target.url,
+    Array.from({ length: CONTACTS }, (_, i) => ({ id: i + 1 })),
+  );
+  return target;
 }
 
 /** The same change for both sides: contact, idempotency key, a value that differs every time. */
@@ -110,43 +88,14 @@ function change(side: string, round: number, index: number, run: string) {
 type Runner = (round: number, count: number) => Promise<void>;
 
 function createRawRunner(url: string, run: string): Runner {
-  const { hostname, port } = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const send = (path: string, key: string, body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        {
-          agent,
-          hostname,
-          port,
-          path,
-          method: 'PATCH',
-          headers: {
-            'x-api-key': API_KEY,
-            'Idempotency-Key': key,
-            'User-Agent': USER_AGENT,
-            Accept: 'application/json',
-            'Content-Type': 'application/json',
-            'Content-Length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            // Parse the answer as any client must.
-            const contact = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: unknown };
-            if (res.statusCode !== 200 || typeof contact.id !== 'number')
-              reject(new Error(`raw: ${res.statusCode}`));
-            else resolve();
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const send = createRawPatchSender({
+    url,
+    apiKey: API_KEY,
+    concurrency: CONCURRENCY,
+    userAgent: USER_AGENT,
+  });
   return (round, count) =>
-    runPool(count, async (index) => {
+    runPool(count, CONCURRENCY, async (index) => {
       const { contactId, jobId, patch } = change('raw', round, index, run);
       await send(`/contacts/${contactId}`, jobId, JSON.stringify(patch));
     });
@@ -170,7 +119,7 @@ function createApplyRunner(
       deadlineMs: Date.now() + 3_600_000,
       lock: createKeyedLock(),
     };
-    await runPool(count, async (index) => {
+    await runPool(count, CONCURRENCY, async (index) => {
       const body = JSON.stringify({ version: 1, source: 'bench', ...change('apply', round, index, run) });
       const outcome = await applyPatchJob(body, deps);
       if (outcome.kind !== 'applied') throw new Error(`apply: ${outcome.kind} ${JSON.stringify(outcome)}`);
@@ -186,7 +135,7 @@ function createClientRunner(url: string, run: string): Runner {
     userAgent: USER_AGENT,
   });
   return (round, count) =>
-    runPool(count, async (index) => {
+    runPool(count, CONCURRENCY, async (index) => {
       const { contactId, jobId, patch } = change('client', round, index, run);
       await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
     });
@@ -319,6 +268,17 @@ async function main(): Promise<void> {
     `bench:worker  node ${process.version}  concurrency ${CONCURRENCY}  rounds ${ROUNDS}  (sandbox in a child process)\n`,
   );
   const sandbox = await startSandboxProcess();
+  // For `--json` (npm run bench's summary).
+  const rows: BenchRow[] = [];
+  const toRow = (c: Comparison, target: string, met?: boolean): BenchRow => ({
+    figure: `apply path throughput (${c.label}, ${c.jobs} jobs, concurrency ${CONCURRENCY})`,
+    value: c.perSecond.apply,
+    unit: 'jobs/s',
+    baseline: `raw node:http PATCH loop ${c.perSecond.raw.toFixed(0)} req/s (client alone ${c.perSecond.client.toFixed(0)}/s)`,
+    ratio: c.perSecond.apply / c.perSecond.raw,
+    target,
+    ...(met === undefined ? {} : { met }),
+  });
   try {
     if (!args['skip-memory']) {
       const memory = await compare('in-memory state', JOBS, {
@@ -331,6 +291,7 @@ async function main(): Promise<void> {
         ),
       });
       print(memory, 'target >= 0.85');
+      rows.push(toRow(memory, '>= 0.85x raw', memory.perSecond.apply / memory.perSecond.raw >= 0.85));
     }
     const moto = await startMoto();
     Object.assign(process.env, localAwsEnv(moto.endpoint));
@@ -350,17 +311,30 @@ async function main(): Promise<void> {
           apply: createApplyRunner(sandbox.url, stores, `${run}d`),
         });
         print(dynamo, 'reported; moto is an emulator');
+        rows.push(toRow(dynamo, 'reported (moto-bound)'));
       }
       const peakMb = await measureHandlerMemory(sandbox.url, localAwsEnv(moto.endpoint));
       process.stdout.write(
         `peak RSS, bundled handler, one 10-record batch (fresh process): ${peakMb.toFixed(1)} MB (target < 128 MB)\n`,
       );
+      rows.push({
+        figure: 'peak RSS of the bundled worker, one 10-record batch',
+        value: peakMb,
+        unit: 'MB',
+        target: '< 128 MB',
+        met: peakMb < 128,
+      });
     } finally {
       await moto.stop();
     }
   } finally {
     await sandbox.stop();
   }
+  writeBenchJson(args.json, {
+    benchmark: 'worker',
+    rows,
+    settings: { jobs: JOBS, concurrency: CONCURRENCY, rounds: ROUNDS, dynamoJobs: DYNAMO_JOBS },
+  });
 }
 
 await main();

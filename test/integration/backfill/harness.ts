@@ -11,24 +11,7 @@ import { loadConfig } from '../../../lib/config.js';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
 import { parseMappingConfig } from '../../../lib/sources/mapping-config.js';
 import { provisionStack } from '../../../tools/provision.js';
-
-/** A fake clock: `sleep` advances time at once, so pacing and Retry-After cost no real seconds. */
-export function createFakeClock(startMs: number) {
-  let t = startMs;
-  const sleeps: number[] = [];
-  return {
-    now: () => t,
-    sleep: async (ms: number) => {
-      sleeps.push(ms);
-      t += ms;
-    },
-    advance: (ms: number) => {
-      t += ms;
-    },
-    sleeps,
-  };
-}
-export type FakeClock = ReturnType<typeof createFakeClock>;
+import type { FakeClock } from '../../helpers/fake-clock.js';
 
 const sqs = new SQSClient({});
 const dynamodb = DynamoDBDocumentClient.from(new DynamoDBClient({}));

@@ -6,7 +6,8 @@ import { parseMappingConfig } from '../../../lib/sources/mapping-config.js';
 import { mapShopifyCustomer } from '../../../lib/sources/shopify/mapper.js';
 import { ShopifyCustomerSchema } from '../../../lib/sources/shopify/schema.js';
 import { type ShopifyStandin, startShopifyApiStandin } from '../../../tools/standins/shopify-api.js';
-import { buildDeps, createFakeClock, createTestSecret, provisionTestStack, queueDepth } from './harness.js';
+import { createFakeClock } from '../../helpers/fake-clock.js';
+import { buildDeps, createTestSecret, provisionTestStack, queueDepth } from './harness.js';
 
 const START = Date.parse('2026-11-26T12:00:00Z');
 const HOUR = 3_600_000;

@@ -6,7 +6,8 @@ import { parseMappingConfig } from '../../../lib/sources/mapping-config.js';
 import { mapTypeformResponse } from '../../../lib/sources/typeform/mapper.js';
 import { TypeformWebhookSchema } from '../../../lib/sources/typeform/schema.js';
 import { startTypeformApiStandin, type TypeformStandin } from '../../../tools/standins/typeform-api.js';
-import { buildDeps, createFakeClock, createTestSecret, provisionTestStack, queueDepth } from './harness.js';
+import { createFakeClock } from '../../helpers/fake-clock.js';
+import { buildDeps, createTestSecret, provisionTestStack, queueDepth } from './harness.js';
 
 const START = Date.parse('2026-11-26T12:00:00Z');
 const HOUR = 3_600_000;

@@ -15,6 +15,7 @@ import {
 } from '../../../lib/cleartalk/errors.js';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { type Sandbox, startSandbox } from '../../../tools/sandbox/server.js';
+import { buildContact } from '../../helpers/contact.js';
 
 const API_KEY = 'ct-live-SUPERSECRET-9f8e7d';
 
@@ -462,20 +463,5 @@ function rootCause(error: unknown): unknown {
 
 function sandboxContactLike() {
   const stamp = new Date().toISOString();
-  return {
-    id: 1,
-    userId: 1,
-    listName: null,
-    tag: 'h',
-    firstName: null,
-    lastName: null,
-    email: null,
-    phone: null,
-    dateOfBirth: null,
-    contactSource: null,
-    clearTalkNotes: null,
-    customField: null,
-    createdAt: stamp,
-    updatedAt: stamp,
-  };
+  return buildContact({ tag: 'h', createdAt: stamp, updatedAt: stamp });
 }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
 import { createHttpTransport, type TransportOutcome } from '../../../lib/cleartalk/transport.js';
 import { ConfigError } from '../../../lib/errors.js';
+import { buildContact } from '../../helpers/contact.js';
 
 interface Seen {
   url: string;
@@ -133,24 +134,7 @@ describe('ClearTalk HTTP transport', () => {
       }
       const stamp = new Date().toISOString();
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 1,
-          userId: 1,
-          listName: null,
-          tag: null,
-          firstName: null,
-          lastName: null,
-          email: null,
-          phone: null,
-          dateOfBirth: null,
-          contactSource: null,
-          clearTalkNotes: null,
-          customField: null,
-          createdAt: stamp,
-          updatedAt: stamp,
-        }),
-      );
+      res.end(JSON.stringify(buildContact({ createdAt: stamp, updatedAt: stamp })));
     });
     const reasons: string[] = [];
     const client = createClearTalkClient({

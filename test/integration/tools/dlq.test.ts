@@ -1,25 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
 import { createStateStore } from '../../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
 import { createRedrivePreview, listDeadLetters, redriveDeadLetters } from '../../../tools/dlq.js';
-import {
-  buildJob,
-  createWorkerHarness,
-  readDeadLetters,
-  type WorkerHarness,
-} from '../../helpers/worker-harness.js';
+import { buildJob, readDeadLetters, useWorkerHarness } from '../../helpers/worker-harness.js';
 
-let harness: WorkerHarness | undefined;
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
+const setup = useWorkerHarness();
 
 describe('npm run dlq (moto + sandbox)', () => {
   it('lists dead letters with their reasons and leaves them on the queue', async () => {
-    harness = await createWorkerHarness();
-    const h = harness;
+    const h = await setup();
     await h.send(buildJob({ contactId: '777' }), buildJob({ contactId: '778' }));
     await h.drain();
     const letters = await listDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, { waitTimeSeconds: 0 });
@@ -34,8 +24,7 @@ describe('npm run dlq (moto + sandbox)', () => {
   });
 
   it('prints the field-level diff on --dry-run, values only when asked, and changes nothing', async () => {
-    harness = await createWorkerHarness();
-    const h = harness;
+    const h = await setup();
     h.sandbox.seed([{ id: 1, firstName: 'Ada', lastName: 'Byron' }]);
     await h.send(buildJob({ contactId: '1', patch: { tag: 'vip' }, occurredAt: '2026-11-26T12:00:00Z' }));
     await h.drain();
@@ -66,17 +55,20 @@ describe('npm run dlq (moto + sandbox)', () => {
       state: createStateStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }),
       links: createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }),
     };
+    // A dry run over the 'rejected' letters, printing into `lines`.
+    const redriveDryRun = (preview: ReturnType<typeof createRedrivePreview>, lines: string[]) =>
+      redriveDeadLetters({
+        sqs: h.sqs,
+        deadLetterQueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
+        queueUrl: h.stack.PATCH_QUEUE_URL,
+        waitTimeSeconds: 0,
+        reason: 'rejected',
+        dryRun: true,
+        preview,
+        print: (line) => lines.push(line),
+      });
     const lines: string[] = [];
-    const report = await redriveDeadLetters({
-      sqs: h.sqs,
-      deadLetterQueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
-      queueUrl: h.stack.PATCH_QUEUE_URL,
-      waitTimeSeconds: 0,
-      reason: 'rejected',
-      dryRun: true,
-      preview: createRedrivePreview(deps),
-      print: (line) => lines.push(line),
-    });
+    const report = await redriveDryRun(createRedrivePreview(deps), lines);
     expect(report).toEqual({ redriven: 1, invalid: 0, skipped: 1 });
     expect(lines.slice(1)).toEqual([
       '    contact 1',
@@ -88,16 +80,7 @@ describe('npm run dlq (moto + sandbox)', () => {
     expect(lines.join('\n')).not.toContain('King');
 
     const withValues: string[] = [];
-    await redriveDeadLetters({
-      sqs: h.sqs,
-      deadLetterQueueUrl: h.stack.DEAD_LETTER_QUEUE_URL,
-      queueUrl: h.stack.PATCH_QUEUE_URL,
-      waitTimeSeconds: 0,
-      reason: 'rejected',
-      dryRun: true,
-      preview: createRedrivePreview({ ...deps, showValues: true }),
-      print: (line) => withValues.push(line),
-    });
+    await redriveDryRun(createRedrivePreview({ ...deps, showValues: true }), withValues);
     expect(withValues).toContain('    ~ lastName: "Byron" -> "King"');
     expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toHaveLength(2);
   });

@@ -1,25 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
 import { redriveDeadLetters } from '../../../tools/dlq.js';
 import { importLinks, parseLinksCsv } from '../../../tools/links.js';
-import {
-  buildJob,
-  createWorkerHarness,
-  readDeadLetters,
-  type WorkerHarness,
-} from '../../helpers/worker-harness.js';
+import { buildJob, readDeadLetters, useWorkerHarness } from '../../helpers/worker-harness.js';
 
 // The worker against moto (SQS FIFO, DynamoDB, Secrets Manager) and the ClearTalk sandbox over HTTP.
-let harness: WorkerHarness | undefined;
-afterEach(async () => {
-  await harness?.stop();
-  harness = undefined;
-});
-
-async function setup(options: Parameters<typeof createWorkerHarness>[0] = {}) {
-  harness = await createWorkerHarness(options);
-  return harness;
-}
+const setup = useWorkerHarness();
 
 describe('apply-patches worker (moto + sandbox)', () => {
   it('applies a duplicate jobId once', async () => {

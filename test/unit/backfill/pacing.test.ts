@@ -7,23 +7,11 @@ import {
   parseRetryAfterMs,
   shopifyCostWaitMs,
 } from '../../../lib/backfill/pacing.js';
-
-function fakeClock(start = 0) {
-  let t = start;
-  const sleeps: number[] = [];
-  return {
-    now: () => t,
-    sleep: async (ms: number) => {
-      sleeps.push(ms);
-      t += ms;
-    },
-    sleeps,
-  };
-}
+import { createFakeClock } from '../../helpers/fake-clock.js';
 
 describe('createIntervalPacer', () => {
   it('spaces requests 500 ms apart and lets the first one go at once', async () => {
-    const clock = fakeClock(1_000);
+    const clock = createFakeClock(1_000);
     const pacer = createIntervalPacer({ intervalMs: 500, ...clock });
     const starts: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -34,7 +22,7 @@ describe('createIntervalPacer', () => {
   });
 
   it('queues concurrent callers instead of letting them burst', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock();
     const pacer = createIntervalPacer({ intervalMs: 500, ...clock });
     const starts: number[] = [];
     await Promise.all([1, 2, 3].map(() => pacer.acquire().then(() => starts.push(clock.now()))));
@@ -42,7 +30,7 @@ describe('createIntervalPacer', () => {
   });
 
   it('measures the interval from when the last caller actually went, not when it was planned', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock();
     let late = 0;
     // A sleep that overshoots, as a timer does on a busy event loop.
     const pacer = createIntervalPacer({
@@ -61,7 +49,7 @@ describe('createIntervalPacer', () => {
   });
 
   it('does not block the queue behind a caller whose wait failed', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock();
     let fail = false;
     const pacer = createIntervalPacer({
       intervalMs: 500,
@@ -79,7 +67,7 @@ describe('createIntervalPacer', () => {
   });
 
   it('does not wait when the caller was slower than the interval', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock();
     const pacer = createIntervalPacer({ intervalMs: 500, ...clock });
     await pacer.acquire();
     await clock.sleep(2_000);
@@ -140,14 +128,14 @@ describe('shopifyCostWaitMs', () => {
 
 describe('createDeadline', () => {
   it('sleeps while the wait ends before the deadline', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock();
     const deadline = createDeadline({ deadlineAt: 1_000, ...clock });
     await deadline.sleep(600);
     expect(deadline.remainingMs()).toBe(400);
   });
 
   it('refuses a wait that would pass the deadline instead of sleeping through it', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock();
     const deadline = createDeadline({ deadlineAt: 1_000, ...clock });
     await expect(deadline.sleep(1_001)).rejects.toBeInstanceOf(DeadlineReachedError);
     expect(clock.sleeps).toEqual([]);

@@ -1,22 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ContactIdSchema, ContactPatchSchema, ContactSchema } from '../../../lib/cleartalk/schemas.js';
+import { buildContact } from '../../helpers/contact.js';
 
-const contact = {
+const contact = buildContact({
   id: 7,
-  userId: 1,
-  listName: null,
-  tag: null,
   firstName: 'Ada',
-  lastName: null,
-  email: null,
-  phone: null,
-  dateOfBirth: null,
-  contactSource: null,
-  clearTalkNotes: null,
   customField: { plan: 'pro' },
   createdAt: '2026-11-27T10:00:00.000Z',
   updatedAt: '2026-11-27T10:00:00+01:00',
-};
+});
 
 describe('ContactPatchSchema', () => {
   it('accepts any subset of the documented fields with a flat customField', () => {

@@ -17,6 +17,7 @@ import {
 } from '../../../lib/jobs/apply.js';
 import { createKeyedLock } from '../../../lib/jobs/keyed-lock.js';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
+import { buildContact } from '../../helpers/contact.js';
 
 /** A ClearTalk stand-in with the sandbox's semantics (PATCH replaces customField whole). */
 function fakeClearTalk() {
@@ -26,22 +27,7 @@ function fakeClearTalk() {
   let failWith: Error | undefined;
   let inFlight = 0;
   let maxInFlight = 0;
-  const blank = (id: number): Contact => ({
-    id,
-    userId: 1,
-    listName: null,
-    tag: null,
-    firstName: null,
-    lastName: null,
-    email: null,
-    phone: null,
-    dateOfBirth: null,
-    contactSource: null,
-    clearTalkNotes: null,
-    customField: null,
-    createdAt: '2026-01-01T00:00:00Z',
-    updatedAt: '2026-01-01T00:00:00Z',
-  });
+  const blank = (id: number): Contact => buildContact({ id });
   const guard = async () => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);

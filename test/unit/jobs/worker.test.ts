@@ -4,31 +4,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryLinkStore } from '../../../lib/aws/links.js';
 import { createMemoryStateStore } from '../../../lib/aws/state-store.js';
 import type { ClearTalkClient } from '../../../lib/cleartalk/client.js';
-import type { Contact } from '../../../lib/cleartalk/schemas.js';
 import { createCircuitBreaker } from '../../../lib/jobs/circuit-breaker.js';
 import { createPatchWorker } from '../../../lib/jobs/worker.js';
+import { buildContact } from '../../helpers/contact.js';
 import { buildSqsRecord } from '../../helpers/sqs-record.js';
 
 const sqs = new SQSClient({});
 const sqsMock = mockClient(sqs);
 afterEach(() => sqsMock.reset());
 
-const contact = {
-  id: 7,
-  userId: 1,
-  listName: null,
-  tag: null,
-  firstName: null,
-  lastName: null,
-  email: null,
-  phone: null,
-  dateOfBirth: null,
-  contactSource: null,
-  clearTalkNotes: null,
-  customField: null,
-  createdAt: '2026-01-01T00:00:00Z',
-  updatedAt: '2026-01-01T00:00:00Z',
-} satisfies Contact;
+const contact = buildContact({ id: 7 });
 
 function setup() {
   const logs: Array<{ level: string; message: string; data: Record<string, unknown> }> = [];
