@@ -5,7 +5,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DependencyError } from '../errors.js';
-import { contactKey, deduplicationId, type PatchJob } from '../jobs/patch-job.js';
+import { contactKey, deduplicationId } from '../jobs/fifo-keys.js';
+import type { PatchJob } from '../jobs/patch-job.js';
 
 /** Message attributes of a dead letter (DESIGN.md). */
 export interface DeadLetterReason {

@@ -1,41 +1,56 @@
 import * as z from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
 
-/**
+/*
  * What the backfill function is asked to do: an EventBridge schedule ("run every configured
  * source from its checkpoint") or a direct invoke with a request (issue 5 §1).
+ *
+ * The request schema is built on the first direct request, not at import: scheduled invocations
+ * (the usual ones) never parse a request, so building it at every cold start would be work for
+ * nothing. A direct invoke pays it once per container.
  */
-const isoInstant = z.iso.datetime({
-  offset: true,
-  message: 'must be an ISO 8601 timestamp with Z or an offset',
-});
-
-export const BackfillRequestSchema = z
-  .strictObject({
-    source: z.enum(['typeform', 'shopify']),
-    /** Typeform forms to read; the mapping configuration's backfill forms when absent. */
-    formIds: z
-      .array(z.string().regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits'))
-      .min(1)
-      .optional(),
-    since: isoInstant.optional(),
-    until: isoInstant.optional(),
-    dryRun: z.boolean().default(false),
-    /** Stop after reading this many records (in total, across forms). */
-    maxRecords: z.number().int().positive().optional(),
-  })
-  .refine(
-    (r) => r.since === undefined || r.until === undefined || Date.parse(r.since) <= Date.parse(r.until),
-    {
-      message: 'since must not be after until',
-      path: ['since'],
-    },
-  )
-  .refine((r) => r.source === 'typeform' || r.formIds === undefined, {
-    message: 'formIds only applies to source "typeform"',
-    path: ['formIds'],
+function buildBackfillRequestSchema() {
+  const isoInstant = z.iso.datetime({
+    offset: true,
+    message: 'must be an ISO 8601 timestamp with Z or an offset',
   });
-export type BackfillRequest = z.infer<typeof BackfillRequestSchema>;
+
+  return z
+    .strictObject({
+      source: z.enum(['typeform', 'shopify']),
+      /** Typeform forms to read; the mapping configuration's backfill forms when absent. */
+      formIds: z
+        .array(z.string().regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits'))
+        .min(1)
+        .optional(),
+      since: isoInstant.optional(),
+      until: isoInstant.optional(),
+      dryRun: z.boolean().default(false),
+      /** Stop after reading this many records (in total, across forms). */
+      maxRecords: z.number().int().positive().optional(),
+    })
+    .refine(
+      (r) => r.since === undefined || r.until === undefined || Date.parse(r.since) <= Date.parse(r.until),
+      {
+        message: 'since must not be after until',
+        path: ['since'],
+      },
+    )
+    .refine((r) => r.source === 'typeform' || r.formIds === undefined, {
+      message: 'formIds only applies to source "typeform"',
+      path: ['formIds'],
+    });
+}
+
+let requestSchema: ReturnType<typeof buildBackfillRequestSchema> | undefined;
+
+/** The schema of a direct backfill request (built once, on first use). */
+export function backfillRequestSchema(): ReturnType<typeof buildBackfillRequestSchema> {
+  requestSchema ??= buildBackfillRequestSchema();
+  return requestSchema;
+}
+
+export type BackfillRequest = z.infer<ReturnType<typeof buildBackfillRequestSchema>>;
 
 /** A parsed invocation: the schedule, or one request. */
 export type BackfillInvocation = { kind: 'schedule' } | { kind: 'request'; request: BackfillRequest };
@@ -46,7 +61,7 @@ export type BackfillInvocation = { kind: 'schedule' } | { kind: 'request'; reque
  */
 export function parseBackfillEvent(event: unknown): BackfillInvocation {
   if (isScheduledEvent(event)) return { kind: 'schedule' };
-  const parsed = BackfillRequestSchema.safeParse(event);
+  const parsed = backfillRequestSchema().safeParse(event);
   if (!parsed.success) {
     const issues = describeIssues(parsed.error.issues);
     throw new ValidationError(

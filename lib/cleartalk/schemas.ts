@@ -12,23 +12,13 @@ export type CustomFieldValue = z.infer<typeof CustomFieldValueSchema>;
 export const CustomFieldSchema = z.record(z.string().min(1), CustomFieldValueSchema);
 export type CustomField = z.infer<typeof CustomFieldSchema>;
 
-/** The string fields of a contact that `PATCH /contacts/{id}` accepts, in reference order. */
-export const CONTACT_STRING_FIELDS = [
-  'listName',
-  'tag',
-  'firstName',
-  'lastName',
-  'email',
-  'phone',
-  'dateOfBirth',
-  'contactSource',
-  'clearTalkNotes',
-] as const;
-export type ContactStringField = (typeof CONTACT_STRING_FIELDS)[number];
-
-/** Every field a patch may carry. */
-export const CONTACT_FIELDS = [...CONTACT_STRING_FIELDS, 'customField'] as const;
-export type ContactField = (typeof CONTACT_FIELDS)[number];
+export {
+  CONTACT_FIELDS,
+  CONTACT_STRING_FIELDS,
+  type ContactField,
+  ContactIdSchema,
+  type ContactStringField,
+} from './contact-fields.js';
 
 const contactPatchShape = {
   listName: z.string().optional(),
@@ -78,6 +68,3 @@ export const ContactSchema = z.looseObject({
   updatedAt: z.iso.datetime({ offset: true }),
 });
 export type Contact = z.infer<typeof ContactSchema>;
-
-/** ClearTalk contact ids are positive integers; we carry them as decimal strings. */
-export const ContactIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a contact id is a positive integer');

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { ContactIdSchema, ContactPatchSchema } from '../cleartalk/schemas.js';
 
@@ -32,21 +31,4 @@ export const PatchJobSchema = z
   });
 export type PatchJob = z.infer<typeof PatchJobSchema>;
 
-/**
- * The FIFO message group of a job: one contact's jobs are applied in order, other contacts'
- * in parallel. `contactId`, else `match.externalKey`, else `match.email`, else `match.phone`.
- * SQS allows 128 characters of a limited alphabet, so longer or unusual keys are hashed.
- */
-export function contactKey(job: Pick<PatchJob, 'contactId' | 'match'>): string {
-  const key = job.contactId ?? job.match?.externalKey ?? job.match?.email ?? job.match?.phone ?? 'unmatched';
-  return /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/.test(key) ? key : sha256Hex(key);
-}
-
-/** The FIFO `MessageDeduplicationId` for a jobId: a hash, because jobIds may exceed 128 characters. */
-export function deduplicationId(jobId: string): string {
-  return sha256Hex(jobId);
-}
-
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
+export { contactKey, deduplicationId } from './fifo-keys.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import bundledMappings from '../../mappings/default.json' with { type: 'json' };
-import { CONTACT_STRING_FIELDS } from '../cleartalk/schemas.js';
+import { CONTACT_STRING_FIELDS } from '../cleartalk/contact-fields.js';
 import { ConfigError, describeIssues } from '../errors.js';
 
 /*
@@ -176,7 +176,8 @@ export interface SourcePolicy {
  * @throws {ConfigError} listing every problem at once (paths and messages, never values).
  */
 export function parseMappingConfig(data: unknown, origin: string): MappingConfig {
-  const parsed = MappingConfigSchema.safeParse(data);
+  // Parsed once per container: skip zod's compiled fast path (see loadConfig in lib/config.ts).
+  const parsed = MappingConfigSchema.safeParse(data, { jitless: true });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) =>
       // zod reports a bad record key as "Invalid key in record"; its nested issue says what a key must look like.

@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sendDeadLetter } from '../aws/sqs.js';
 import { ValidationError } from '../errors.js';
-import { deduplicationId } from '../jobs/patch-job.js';
+import { deduplicationId } from '../jobs/fifo-keys.js';
 import { isHandledShopifyTopic, processShopifyWebhook, type ShopifyProcessDeps } from './shopify.js';
 
 /** The EventBridge event Shopify's partner event source emits (PLATFORMS.md). */

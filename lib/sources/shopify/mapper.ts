@@ -1,5 +1,5 @@
 import { isSupportedCountry } from 'libphonenumber-js/min';
-import { ContactIdSchema } from '../../cleartalk/schemas.js';
+import { ContactIdSchema } from '../../cleartalk/contact-fields.js';
 import {
   lookupShopifyShopSettings,
   type MappingConfig,

@@ -1,4 +1,5 @@
-import { ContactIdSchema, type ContactStringField, type CustomFieldValue } from '../../cleartalk/schemas.js';
+import { ContactIdSchema, type ContactStringField } from '../../cleartalk/contact-fields.js';
+import type { CustomFieldValue } from '../../cleartalk/schemas.js';
 import { type FieldTarget, lookupTypeformFormSettings, type MappingConfig } from '../mapping-config.js';
 import { normaliseDate, normaliseEmail, normaliseName, normalisePhone, toUtcInstant } from '../normalise.js';
 import type { MapOutcome } from '../outcome.js';

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,5 +44,43 @@ describe('esbuild plugins of the deployed bundles', () => {
     expect(trimmed.module.locales).toEqual(['en']);
     expect(full.module.locales.length).toBeGreaterThan(30);
     expect(full.bytes - trimmed.bytes).toBeGreaterThan(200 * 1024);
+  });
+
+  it('load the phone metadata with JSON.parse: the same metadata and phone numbers', async () => {
+    const entry = join(work, 'phone.ts');
+    writeFileSync(
+      entry,
+      "import { getCountries, parsePhoneNumberFromString } from 'libphonenumber-js/min';\n" +
+        "import metadata from 'libphonenumber-js/metadata.min.json';\n" +
+        'export { metadata };\n' +
+        'export const countries = getCountries().length;\n' +
+        "export const numbers = ['+44 20 7946 0958', '(415) 555-2671', '+49 30 901820'].map((n) => parsePhoneNumberFromString(n, 'US')?.number);\n",
+    );
+    const load = async (withPlugins: boolean) => {
+      const outfile = join(work, `phone-${withPlugins}.cjs`);
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        minify: true,
+        platform: 'node',
+        format: 'cjs',
+        outfile,
+        nodePaths: [join(PROJECT_ROOT, 'node_modules')],
+        plugins: withPlugins ? plugins : [],
+        logLevel: 'silent',
+      });
+      return {
+        code: readFileSync(outfile, 'utf8'),
+        module: require(outfile) as { metadata: unknown; countries: number; numbers: string[] },
+      };
+    };
+    const literal = await load(false);
+    const parsed = await load(true);
+    expect(parsed.code).toContain('JSON.parse(\'{"version":4');
+    expect(literal.code).not.toContain('JSON.parse(\'{"version":4');
+    expect(parsed.module.metadata).toEqual(literal.module.metadata);
+    expect(parsed.module.countries).toBe(literal.module.countries);
+    expect(parsed.module.numbers).toEqual(['+442079460958', '+14155552671', '+4930901820']);
+    expect(parsed.module.numbers).toEqual(literal.module.numbers);
   });
 });
