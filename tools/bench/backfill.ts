@@ -1,5 +1,5 @@
 /**
- * `npm run bench:backfill [-- --sizes 1000,100000] [--sources typeform,shopify] [--heap-mb 128]`
+ * `npm run bench:backfill [-- --sizes 1000,100000] [--sources typeform,shopify] [--heap-mb 128] [--json <file>]`
  *
  * Records/s and peak memory of the backfill for each size, against the local stand-ins over
  * real HTTP, with real pacing (Typeform 2 requests/s; Shopify's cost bucket), real DynamoDB
@@ -31,6 +31,7 @@ import { provisionStack } from '../provision.js';
 import type { LoggedRequest } from '../standins/common.js';
 import { startShopifyApiStandin } from '../standins/shopify-api.js';
 import { startTypeformApiStandin } from '../standins/typeform-api.js';
+import { type BenchRow, writeBenchJson } from './report.js';
 
 const FORM = 'benchForm1';
 const SHOP = 'bench-shop.myshopify.com';
@@ -144,7 +145,7 @@ function requestRates(requests: readonly LoggedRequest[]): {
   return { mean: span > 0 ? (times.length - 1) / span : 0, busiestSecond: busiest, count: times.length };
 }
 
-async function parent(sizes: number[], sources: string[], heapMb: number): Promise<void> {
+async function parent(sizes: number[], sources: string[], heapMb: number, jsonFile?: string): Promise<void> {
   const moto = await startMoto();
   Object.assign(process.env, localAwsEnv(moto.endpoint));
   const secrets = new SecretsManagerClient({});
@@ -234,11 +235,45 @@ async function parent(sizes: number[], sources: string[], heapMb: number): Promi
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...table.map(line)];
+  // `--json`: the figures for npm run bench's summary.
+  const benchRows: BenchRow[] = [];
   for (const source of sources) {
     const mine = rows.filter((r) => r.source === source).sort((a, b) => a.size - b.size);
     const small = mine[0];
     const large = mine.at(-1);
+    if (large) {
+      const rate = (r: ChildResult) => r.recordsSeen / (r.elapsedMs / 1_000);
+      benchRows.push({
+        figure: `${source}: records/s at ${large.size.toLocaleString('en-US')} records`,
+        value: rate(large),
+        unit: 'records/s',
+        ...(small && small !== large
+          ? {
+              baseline: `${rate(small).toFixed(0)} records/s at ${small.size.toLocaleString('en-US')}`,
+              ratio: rate(large) / rate(small),
+            }
+          : {}),
+        target: 'reported (paced by the API limits)',
+      });
+      if (source === 'typeform') {
+        benchRows.push({
+          figure: 'typeform: busiest 1 s of Responses API requests',
+          value: Math.max(...mine.map((r) => r.busiest)),
+          unit: 'req/s',
+          target: '<= 2 req/s (Typeform limit)',
+          met: mine.every((r) => r.busiest <= 2),
+        });
+      }
+    }
     if (small && large && small !== large) {
+      benchRows.push({
+        figure: `${source}: peak RSS growth ${small.size.toLocaleString('en-US')} -> ${large.size.toLocaleString('en-US')} records`,
+        value: large.peakRssMb - small.peakRssMb,
+        unit: 'MB',
+        baseline: `peak RSS ${small.peakRssMb.toFixed(1)} MB at ${small.size.toLocaleString('en-US')}`,
+        target: '< 30 MB',
+        met: large.peakRssMb - small.peakRssMb < 30,
+      });
       const growth = large.peakRssMb - small.peakRssMb;
       out.push(
         `${source}: peak RSS ${small.size.toLocaleString('en-US')} → ${large.size.toLocaleString('en-US')} records: ` +
@@ -256,6 +291,7 @@ async function parent(sizes: number[], sources: string[], heapMb: number): Promi
         : 'Children ran with V8 default heap limits (uncapped).'),
   );
   process.stdout.write(`${out.join('\n')}\n`);
+  writeBenchJson(jsonFile, { benchmark: 'backfill', rows: benchRows, settings: { sizes, sources, heapMb } });
 }
 
 const { values } = parseArgs({
@@ -269,11 +305,17 @@ const { values } = parseArgs({
     // major GC, which is heap sizing, not retention. A fixed cap (as any container has) measures
     // what the backfill keeps alive; --heap-mb 0 runs uncapped to show the difference.
     'heap-mb': { type: 'string', default: '128' },
+    json: { type: 'string' },
   },
 });
 const main = values.child
   ? child(values.source === 'shopify' ? 'shopify' : 'typeform', Number(values.size))
-  : parent(values.sizes.split(',').map(Number), values.sources.split(','), Number(values['heap-mb']));
+  : parent(
+      values.sizes.split(',').map(Number),
+      values.sources.split(','),
+      Number(values['heap-mb']),
+      values.json,
+    );
 main.catch((error: unknown) => {
   process.stderr.write(`bench:backfill failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exitCode = 1;
