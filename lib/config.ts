@@ -68,6 +68,8 @@ export const ConfigSchema = z.object({
   BREAKER_FAILURE_THRESHOLD: positiveInt(5),
   /** How long the worker's circuit breaker stays open before one trial request. */
   BREAKER_COOLDOWN_MS: positiveInt(30_000),
+  /** Longest wait for a contact another worker invocation holds before handing the record back. */
+  CONTACT_LEASE_WAIT_MS: positiveInt(3_000),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
  * | item        | pk                                   | sk                  | notes                          |
  * |-------------|--------------------------------------|---------------------|--------------------------------|
  * | ledger      | `job#<jobId>`                        | `job`               | applied jobs, TTL 30 days      |
- * | contact     | `contact#<contactId>`                | `fields`            | per-field version + value hash |
+ * | contact     | `contact#<contactId>`                | `fields`            | field versions + contact lease |
  * | link (ext)  | `link#ext#<key up to its last ':'>`  | `<externalKey>`     | shop redact = one Query        |
  * | link (mail) | `link#email#<sha256(email)>`         | `link`              | no contact values stored       |
  * | link (tel)  | `link#phone#<sha256(E.164)>`         | `link`              | no contact values stored       |

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, DependencyError } from '../errors.js';
 import { type FieldVersion, type FieldVersions, mergeFieldVersions } from '../jobs/plan-patch.js';
 import { contactFieldsKey, ledgerKey } from './state-keys.js';
@@ -7,6 +7,12 @@ import { contactFieldsKey, ledgerKey } from './state-keys.js';
  * The worker's state: the ledger of applied jobIds (kept 30 days) and, per contact, the version
  * (source `occurredAt` + value hash) of every field last applied. One item per contact
  * (`contactFieldsKey`), written with an optimistic `revision` so two writers never lose an update.
+ *
+ * The same item carries the contact's lease (`leaseOwner`, `leaseUntil` in epoch ms): two Lambda
+ * invocations can hold jobs for one contact under different FIFO groups, and the lease makes them
+ * take turns across invocations. Taking it returns the versions (it replaces the plain read), the
+ * versions write after a 2xx drops it, and every change of the lease bumps `revision`, so the
+ * revision condition of the versions write is a compare-and-swap of the whole item.
  */
 
 /** How long an applied jobId is remembered (DESIGN.md: 30 days). */
@@ -16,7 +22,20 @@ export const LEDGER_TTL_SECONDS = 30 * 24 * 60 * 60;
 export interface ContactVersions {
   readonly revision: number;
   readonly fields: FieldVersions;
+  /** The lease on the item when it was read, if any (live or expired). */
+  readonly lease?: ContactLease;
 }
+
+/** Who may work on a contact, and until when (epoch ms; it expires by itself). */
+export interface ContactLease {
+  readonly owner: string;
+  readonly untilMs: number;
+}
+
+/** The result of one attempt to take a contact's lease. */
+export type LeaseAttempt =
+  | { readonly acquired: true; readonly versions: ContactVersions }
+  | { readonly acquired: false };
 
 export interface AppliedJob {
   readonly jobId: string;
@@ -32,12 +51,25 @@ export interface StateStore {
   /** The contact's field versions; `{ revision: 0, fields: {} }` when none are stored. */
   getFieldVersions(contactId: string): Promise<ContactVersions>;
   /**
+   * Takes the contact's lease when nobody else holds a live one (or `lease.owner` already does)
+   * and returns the versions read in the same request.
+   */
+  acquireContactLease(contactId: string, lease: ContactLease): Promise<LeaseAttempt>;
+  /** Drops the contact's lease if `owner` still holds it (a no-op otherwise). */
+  releaseContactLease(contactId: string, owner: string): Promise<void>;
+  /**
    * Records a job as applied: the contact's field versions (`job.versions` is the complete map
    * to store: {@link recordAppliedJob} merges), conditional on `expected.revision`, then the
-   * ledger entry.
+   * ledger entry. The versions write drops the lease of `options.leaseOwner` (and is made even
+   * when no version changed, to release it) and keeps anybody else's.
    * @throws {ConflictError} when another writer changed the contact's versions since `expected` was read
    */
-  putApplied(job: AppliedJob, expected: ContactVersions): Promise<void>;
+  putApplied(job: AppliedJob, expected: ContactVersions, options?: PutAppliedOptions): Promise<void>;
+}
+
+export interface PutAppliedOptions {
+  /** The owner of the lease this job holds on the contact: the write releases it. */
+  readonly leaseOwner?: string;
 }
 
 /**
@@ -48,14 +80,15 @@ export interface StateStore {
 export async function recordAppliedJob(
   store: StateStore,
   job: AppliedJob,
-  options: { known?: ContactVersions; attempts?: number } = {},
+  options: { known?: ContactVersions; attempts?: number; leaseOwner?: string } = {},
 ): Promise<void> {
   const attempts = options.attempts ?? 5;
+  const put = options.leaseOwner === undefined ? {} : { leaseOwner: options.leaseOwner };
   let current = options.known ?? (await store.getFieldVersions(job.contactId));
   for (let attempt = 1; ; attempt++) {
     const versions = mergeFieldVersions(current.fields, job.versions);
     try {
-      await store.putApplied({ ...job, versions }, current);
+      await store.putApplied({ ...job, versions }, current, put);
       return;
     } catch (error) {
       if (!(error instanceof ConflictError) || attempt >= attempts) throw error;
@@ -85,6 +118,36 @@ function dependencyError(action: string, error: unknown): DependencyError {
       cause: error,
     },
   );
+}
+
+/**
+ * Whether the versions item must be written: a version changed, or the write releases the
+ * lease this job holds.
+ */
+function mustWriteVersions(expected: ContactVersions, next: FieldVersions, leaseOwner?: string): boolean {
+  return (
+    versionsChanged(expected.fields, next) ||
+    (leaseOwner !== undefined && expected.lease?.owner === leaseOwner)
+  );
+}
+
+/** The lease the versions write keeps: anybody's but the writer's own. */
+function keptLease(expected: ContactVersions, leaseOwner?: string): ContactLease | undefined {
+  return expected.lease && expected.lease.owner !== leaseOwner ? expected.lease : undefined;
+}
+
+type StoredContact = {
+  revision?: number;
+  fields?: Record<string, FieldVersion>;
+  leaseOwner?: string;
+  leaseUntil?: number;
+};
+
+function toContactVersions(item: StoredContact | undefined): ContactVersions {
+  const versions = { revision: item?.revision ?? 0, fields: item?.fields ?? {} };
+  return typeof item?.leaseOwner === 'string' && typeof item.leaseUntil === 'number'
+    ? { ...versions, lease: { owner: item.leaseOwner, untilMs: item.leaseUntil } }
+    : versions;
 }
 
 /** True when a conditional write lost its race. */
@@ -128,22 +191,74 @@ export function createStateStore(options: {
         const out = await client.send(
           new GetCommand({ TableName: tableName, Key: contactFieldsKey(contactId), ConsistentRead: true }),
         );
-        const item = out.Item as { revision?: number; fields?: Record<string, FieldVersion> } | undefined;
-        return { revision: item?.revision ?? 0, fields: item?.fields ?? {} };
+        return toContactVersions(out.Item as StoredContact | undefined);
       } catch (error) {
         throw dependencyError('field versions read', error);
       }
     },
 
-    async putApplied(job, expected) {
+    async acquireContactLease(contactId, lease) {
+      try {
+        // One conditional UpdateItem both takes the lease and reads the versions (ALL_NEW): no
+        // round trip more than the plain read it replaces. It creates the item when there is none.
+        const out = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: contactFieldsKey(contactId),
+            UpdateExpression:
+              'SET leaseOwner = :owner, leaseUntil = :until, contactId = :contactId ADD #revision :one',
+            ConditionExpression:
+              'attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :owner',
+            ExpressionAttributeNames: { '#revision': 'revision' },
+            ExpressionAttributeValues: {
+              ':owner': lease.owner,
+              ':until': lease.untilMs,
+              ':contactId': contactId,
+              ':now': now(),
+              ':one': 1,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { acquired: true, versions: toContactVersions(out.Attributes as StoredContact | undefined) };
+      } catch (error) {
+        if (isConditionFailure(error)) return { acquired: false };
+        throw dependencyError('contact lease write', error);
+      }
+    },
+
+    async releaseContactLease(contactId, owner) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: contactFieldsKey(contactId),
+            UpdateExpression: 'REMOVE leaseOwner, leaseUntil ADD #revision :one',
+            ConditionExpression: 'leaseOwner = :owner',
+            ExpressionAttributeNames: { '#revision': 'revision' },
+            ExpressionAttributeValues: { ':owner': owner, ':one': 1 },
+          }),
+        );
+      } catch (error) {
+        // Not ours any more (expired and taken, or already released): nothing to drop.
+        if (isConditionFailure(error)) return;
+        throw dependencyError('contact lease release', error);
+      }
+    },
+
+    async putApplied(job, expected, options = {}) {
       const nowMs = now();
       const appliedAt = new Date(nowMs).toISOString();
       // Versions first, then the ledger, as two writes rather than one transaction: a crash in
       // between leaves versions without a ledger entry, and the redelivery then finds every field
       // a no-op and records the ledger without a request. (TransactWriteItems would also cost
       // twice the write units, and moto serialises it badly under concurrent writers.)
-      // A job whose versions changed nothing (all fields stale) writes only its ledger entry.
-      if (versionsChanged(expected.fields, job.versions)) {
+      // A job whose versions changed nothing (all fields stale) writes only its ledger entry,
+      // unless it holds the lease: then this write is what releases it.
+      if (mustWriteVersions(expected, job.versions, options.leaseOwner)) {
+        // A Put replaces the whole item: it drops our lease and, through `keptLease`, keeps one
+        // taken by someone else (read at `expected.revision`; taking a lease bumps the revision).
+        const lease = keptLease(expected, options.leaseOwner);
         try {
           await client.send(
             new PutCommand({
@@ -154,6 +269,7 @@ export function createStateStore(options: {
                 revision: expected.revision + 1,
                 fields: job.versions,
                 updatedAt: appliedAt,
+                ...(lease ? { leaseOwner: lease.owner, leaseUntil: lease.untilMs } : {}),
               },
               ...(expected.revision === 0
                 ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -197,27 +313,52 @@ export function createStateStore(options: {
 }
 
 /** The same store in memory (unit tests, the benchmark's in-memory run). */
-export function createMemoryStateStore(): StateStore & {
+export function createMemoryStateStore(
+  options: {
+    /** The lease clock. @default Date.now */
+    now?: () => number;
+  } = {},
+): StateStore & {
   /** The ledger entries, for assertions. */
   ledger(): ReadonlyMap<string, { contactId: string; source: string }>;
 } {
+  const now = options.now ?? Date.now;
   const ledger = new Map<string, { contactId: string; source: string }>();
   const contacts = new Map<string, ContactVersions>();
+  const read = (contactId: string): ContactVersions => contacts.get(contactId) ?? { revision: 0, fields: {} };
   return {
     ledger: () => ledger,
     async isApplied(jobId) {
       return ledger.has(jobId);
     },
     async getFieldVersions(contactId) {
-      return contacts.get(contactId) ?? { revision: 0, fields: {} };
+      return read(contactId);
     },
-    async putApplied(job, expected) {
-      if (versionsChanged(expected.fields, job.versions)) {
+    async acquireContactLease(contactId, lease) {
+      const current = read(contactId);
+      const held = current.lease;
+      if (held && held.untilMs >= now() && held.owner !== lease.owner) return { acquired: false };
+      const versions = { revision: current.revision + 1, fields: current.fields, lease: { ...lease } };
+      contacts.set(contactId, versions);
+      return { acquired: true, versions };
+    },
+    async releaseContactLease(contactId, owner) {
+      const current = contacts.get(contactId);
+      if (current?.lease?.owner !== owner) return;
+      contacts.set(contactId, { revision: current.revision + 1, fields: current.fields });
+    },
+    async putApplied(job, expected, putOptions = {}) {
+      if (mustWriteVersions(expected, job.versions, putOptions.leaseOwner)) {
         const current = contacts.get(job.contactId)?.revision ?? 0;
         if (current !== expected.revision) {
           throw new ConflictError(`contact ${job.contactId}: field versions changed while job was applied`);
         }
-        contacts.set(job.contactId, { revision: current + 1, fields: { ...job.versions } });
+        const lease = keptLease(expected, putOptions.leaseOwner);
+        contacts.set(job.contactId, {
+          revision: current + 1,
+          fields: { ...job.versions },
+          ...(lease ? { lease } : {}),
+        });
       }
       ledger.set(job.jobId, { contactId: job.contactId, source: job.source });
     },

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { LinkStore } from '../aws/links.js';
-import { recordAppliedJob, type StateStore } from '../aws/state-store.js';
+import { type ContactVersions, recordAppliedJob, type StateStore } from '../aws/state-store.js';
 import type { ClearTalkClient } from '../cleartalk/client.js';
 import {
   ClearTalkAuthError,
@@ -32,6 +33,12 @@ export const DEAD_LETTER_REASONS = {
   invalidResponse: 'invalid-response',
   retriesExhausted: 'retries-exhausted',
 } as const;
+
+/**
+ * The retry code of a job whose contact another invocation holds (its lease outlived our wait):
+ * the record is handed back. Not a ClearTalk failure, so the circuit breaker does not count it.
+ */
+export const CONTACT_BUSY = 'contact-busy';
 
 /** Ids of the job, for logs (never contact values). */
 export interface JobRef {
@@ -85,7 +92,31 @@ export interface ApplyDeps {
   readonly deadlineMs: number;
   /** Serialises work on one contact within the invocation. @default no lock */
   readonly lock?: KeyedLock;
+  /** The cross-invocation contact lease (its timing; the lease itself is always taken). */
+  readonly lease?: ContactLeaseOptions;
 }
+
+/** How the worker waits for, and how long it holds, a contact's lease. */
+export interface ContactLeaseOptions {
+  /** Longest wait for another invocation's lease before handing the record back. @default 3_000 */
+  readonly waitMs?: number;
+  /**
+   * Added to `deadlineMs` for the lease's expiry: it covers the recording after the last request,
+   * and a Lambda that dies leaves a lease that expires by itself. @default 10_000
+   */
+  readonly marginMs?: number;
+  /** The clock of `deadlineMs` and of the state store. @default Date.now */
+  readonly now?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** A fresh owner id per job attempt. @default randomUUID */
+  readonly newOwner?: () => string;
+}
+
+const LEASE_WAIT_MS = 3_000;
+const LEASE_MARGIN_MS = 10_000;
+const LEASE_FIRST_BACKOFF_MS = 50;
+const LEASE_MAX_BACKOFF_MS = 500;
 
 // Printable ASCII up to 1024 characters, as the client accepts for `Idempotency-Key`.
 const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
@@ -157,11 +188,85 @@ async function applyToContact(
   checkLedger: boolean,
 ): Promise<ApplyOutcome> {
   const { contactId } = ref;
-  const [applied, known] = await Promise.all([
+  const owner = (deps.lease?.newOwner ?? randomUUID)();
+  // The lease comes with the versions (one request, in place of the plain read), alongside the
+  // ledger read when the job names its contact.
+  const [ledger, lease] = await Promise.allSettled([
     checkLedger ? deps.state.isApplied(job.jobId) : false,
-    deps.state.getFieldVersions(contactId),
+    acquireLease(contactId, owner, deps),
   ]);
-  if (applied) return { kind: 'duplicate', job: ref, clearTalk: 'not-called' };
+  if (ledger.status === 'rejected') {
+    if (lease.status === 'fulfilled' && lease.value) await releaseLease(deps, contactId, owner);
+    throw ledger.reason;
+  }
+  if (lease.status === 'rejected') throw lease.reason;
+  const applied = ledger.value;
+  const known = lease.value;
+  if (applied) {
+    if (known) await releaseLease(deps, contactId, owner);
+    return { kind: 'duplicate', job: ref, clearTalk: 'not-called' };
+  }
+  if (!known) {
+    return {
+      kind: 'retry',
+      job: ref,
+      code: CONTACT_BUSY,
+      message: `contact ${contactId} is being changed by another invocation (lease held); handed back`,
+      error: undefined,
+      clearTalk: 'not-called',
+    };
+  }
+  try {
+    return await applyLeased(job, ref, deps, known, owner);
+  } catch (error) {
+    // Every failure and dead-letter path gives the contact back at once (a success released it
+    // in the versions write).
+    await releaseLease(deps, contactId, owner);
+    throw error;
+  }
+}
+
+/**
+ * Takes the contact's lease, waiting with a short capped backoff while another invocation holds
+ * it, for at most `waitMs` and never past the deadline.
+ * @returns the versions read with the lease, or undefined when the contact stayed busy
+ */
+async function acquireLease(
+  contactId: string,
+  owner: string,
+  deps: ApplyDeps,
+): Promise<ContactVersions | undefined> {
+  const now = deps.lease?.now ?? Date.now;
+  const sleep = deps.lease?.sleep ?? ((ms: number) => delay(ms));
+  const waitMs = deps.lease?.waitMs ?? LEASE_WAIT_MS;
+  const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
+  const start = now();
+  for (let backoff = LEASE_FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, LEASE_MAX_BACKOFF_MS)) {
+    const attempt = await deps.state.acquireContactLease(contactId, { owner, untilMs });
+    if (attempt.acquired) return attempt.versions;
+    const at = now();
+    if (at - start + backoff > waitMs || at + backoff >= deps.deadlineMs) return undefined;
+    await sleep(backoff);
+  }
+}
+
+/** Gives the lease back; a failure is left to the lease's expiry (the outcome stands). */
+async function releaseLease(deps: ApplyDeps, contactId: string, owner: string): Promise<void> {
+  try {
+    await deps.state.releaseContactLease(contactId, owner);
+  } catch {
+    // The lease expires by itself at deadline + margin.
+  }
+}
+
+async function applyLeased(
+  job: PatchJob,
+  ref: JobRef & { contactId: string },
+  deps: ApplyDeps,
+  known: ContactVersions,
+  owner: string,
+): Promise<ApplyOutcome> {
+  const { contactId } = ref;
   const plan = planPatch({
     patch: job.patch,
     occurredAt: job.occurredAt,
@@ -173,7 +278,7 @@ async function applyToContact(
     await recordAppliedJob(
       deps.state,
       { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
-      { known },
+      { known, leaseOwner: owner },
     );
     if (job.match) await deps.links.putLinks(contactId, job.match);
     return { kind: 'skipped', job: ref, dropped, clearTalk: 'not-called' } satisfies ApplyOutcome;
@@ -191,10 +296,11 @@ async function applyToContact(
     deadlineMs: deps.deadlineMs,
   });
   // Only now, after a 2xx: a failure before this point leaves no trace, so a redelivery retries.
+  // The versions write also releases the lease (no extra request on the success path).
   await recordAppliedJob(
     deps.state,
     { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
-    { known },
+    { known, leaseOwner: owner },
   );
   if (job.match) await deps.links.putLinks(contactId, job.match);
   return {

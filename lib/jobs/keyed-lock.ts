@@ -2,6 +2,7 @@
  * An in-process lock per key: work for one key runs one at a time, in arrival order; work for
  * different keys runs freely. The worker locks on the resolved contact id, because two FIFO
  * message groups (contactId `7` and externalKey `shopify:…:42`) can name the same contact.
+ * Across invocations the contact lease on the state table (lib/aws/state-store.ts) does the same.
  */
 export interface KeyedLock {
   /** Runs `work` once every earlier `run` with the same key has settled. */

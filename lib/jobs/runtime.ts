@@ -68,6 +68,7 @@ export function createApplyPatchesRuntime(env: Record<string, string | undefined
     breaker,
     concurrency: config.WORKER_CONCURRENCY,
     maxReceiveCount: config.MAX_RECEIVE_COUNT,
+    lease: { waitMs: config.CONTACT_LEASE_WAIT_MS },
     logger,
     metrics,
   });

@@ -5,7 +5,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { LinkStore } from '../aws/links.js';
 import { sendDeadLetter } from '../aws/sqs.js';
 import type { StateStore } from '../aws/state-store.js';
-import { type ApplyDeps, applyPatchJob } from './apply.js';
+import { type ApplyDeps, applyPatchJob, type ContactLeaseOptions } from './apply.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { processFifoBatch, type RecordResult } from './fifo-batch.js';
 import { createKeyedLock } from './keyed-lock.js';
@@ -32,6 +32,8 @@ export interface PatchWorkerDeps {
   readonly metrics?: Pick<Metrics, 'addMetric' | 'publishStoredMetrics' | 'singleMetric'>;
   /** @default Date.now (the clock of `deadlineMs`) */
   readonly now?: () => number;
+  /** Waiting for another invocation's contact lease (CONTACT_LEASE_WAIT_MS; clock: `now`). */
+  readonly lease?: ContactLeaseOptions;
 }
 
 export interface PatchWorker {
@@ -99,7 +101,10 @@ export function createPatchWorker(deps: PatchWorkerDeps): PatchWorker {
         links: deps.links,
         policy: deps.policy,
         deadlineMs,
+        // In-process lock first (records of this invocation never contend for a lease), then the
+        // cross-invocation lease on the state table.
         lock,
+        lease: { ...deps.lease, now: deps.lease?.now ?? now },
       };
       const { batchItemFailures } = await processFifoBatch(event.Records, {
         apply: (record) => {

@@ -23,7 +23,7 @@ import { createStateStore } from '../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
 import { type CircuitBreaker, createCircuitBreaker } from '../../lib/jobs/circuit-breaker.js';
 import type { PatchJob } from '../../lib/jobs/patch-job.js';
-import { createPatchWorker } from '../../lib/jobs/worker.js';
+import { createPatchWorker, type PatchWorker } from '../../lib/jobs/worker.js';
 import { type ProvisionedStack, provisionStack } from '../../tools/provision.js';
 import { type Sandbox, startSandbox } from '../../tools/sandbox/server.js';
 
@@ -51,7 +51,18 @@ export interface WorkerHarness {
    * Receives one batch (<= 10) like Lambda's event source, runs the worker with `budgetMs` of
    * time, deletes the records not in batchItemFailures and makes the failed ones visible again.
    */
-  runBatch(options?: { budgetMs?: number }): Promise<{ records: SQSRecord[]; response: SQSBatchResponse }>;
+  runBatch(options?: {
+    budgetMs?: number;
+    /** Another worker (see `createWorker`) instead of the harness's own. */
+    worker?: PatchWorker;
+    /** @default 10 */
+    maxMessages?: number;
+  }): Promise<{ records: SQSRecord[]; response: SQSBatchResponse }>;
+  /**
+   * A second worker on the same stack, sandbox and clock, as another Lambda invocation would be
+   * (its own in-process lock and breaker); `clearTalkSleep` replaces its ClearTalk client's sleep.
+   */
+  createWorker(options?: { clearTalkSleep?: (ms: number) => Promise<void> }): PatchWorker;
   /** Runs batches until the queue gives nothing. */
   drain(options?: { budgetMs?: number; maxBatches?: number }): Promise<void>;
   rotateApiKey(key: string): Promise<void>;
@@ -104,30 +115,42 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
   const sleeps: number[] = [];
   const secrets = createSecretCache({ client: secretsClient, now });
   const breaker = createCircuitBreaker({ failureThreshold: 3, cooldownMs: 30_000, ...options.breaker, now });
-  const clearTalk = createClearTalkClient({
-    baseUrl: sandbox.url,
-    getApiKey: async ({ forceRefresh }) => (await secrets.get(secretId, { forceRefresh })).value,
-    maxAttempts: options.maxAttempts ?? 4,
-    timeoutMs: 5_000,
-    now,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      clock += ms;
-    },
-    random: () => 0.5,
-  });
-  const worker = createPatchWorker({
-    clearTalk,
-    state: createStateStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
-    links: createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME }),
-    policy: () => ({ createIfUnresolved: options.createIfUnresolved ?? false }),
-    sqs,
-    deadLetterQueueUrl: stack.DEAD_LETTER_QUEUE_URL,
-    breaker,
-    concurrency: options.concurrency ?? 4,
-    maxReceiveCount: options.maxReceiveCount ?? 5,
-    now,
-  });
+  const buildWorker = (
+    workerBreaker: CircuitBreaker,
+    clearTalkSleep?: (ms: number) => Promise<void>,
+  ): PatchWorker =>
+    createPatchWorker({
+      clearTalk: createClearTalkClient({
+        baseUrl: sandbox.url,
+        getApiKey: async ({ forceRefresh }) => (await secrets.get(secretId, { forceRefresh })).value,
+        maxAttempts: options.maxAttempts ?? 4,
+        timeoutMs: 5_000,
+        now,
+        sleep:
+          clearTalkSleep ??
+          (async (ms) => {
+            sleeps.push(ms);
+            clock += ms;
+          }),
+        random: () => 0.5,
+      }),
+      state: createStateStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
+      links: createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME }),
+      policy: () => ({ createIfUnresolved: options.createIfUnresolved ?? false }),
+      sqs,
+      deadLetterQueueUrl: stack.DEAD_LETTER_QUEUE_URL,
+      breaker: workerBreaker,
+      concurrency: options.concurrency ?? 4,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+      now,
+      // Waiting for another invocation's contact lease advances the clock instead of waiting.
+      lease: {
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+    });
+  const worker = buildWorker(breaker);
 
   const toRecord = (message: Message): SQSRecord =>
     ({
@@ -167,18 +190,23 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
         }),
       );
     },
-    async runBatch({ budgetMs = 60_000 } = {}) {
+    createWorker: ({ clearTalkSleep } = {}) =>
+      buildWorker(
+        createCircuitBreaker({ failureThreshold: 3, cooldownMs: 30_000, ...options.breaker, now }),
+        clearTalkSleep,
+      ),
+    async runBatch({ budgetMs = 60_000, worker: runner = worker, maxMessages = 10 } = {}) {
       const out = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: stack.PATCH_QUEUE_URL,
-          MaxNumberOfMessages: 10,
+          MaxNumberOfMessages: maxMessages,
           WaitTimeSeconds: 0,
           MessageSystemAttributeNames: ['All'],
         }),
       );
       const records = (out.Messages ?? []).map(toRecord);
       if (records.length === 0) return { records, response: { batchItemFailures: [] } };
-      const response = await worker.processBatch({ Records: records }, clock + budgetMs);
+      const response = await runner.processBatch({ Records: records }, clock + budgetMs);
       const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
       const done = records.filter((r) => !failed.has(r.messageId));
       const retry = records.filter((r) => failed.has(r.messageId));

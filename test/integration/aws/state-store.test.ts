@@ -75,4 +75,44 @@ describe('state store on DynamoDB (moto)', () => {
     expect(stored.fields.firstName?.valueHash).toBe('newer');
     expect(stored.fields.lastName?.valueHash).toBe('l');
   });
+
+  it('takes, contends for, expires and releases a contact lease with conditional updates', async () => {
+    let clock = Date.parse('2026-11-27T00:00:00Z');
+    const store = createStateStore({ client, tableName, now: () => clock });
+    const contactId = String(Math.floor(Math.random() * 1e9) + 1);
+    const a = await store.acquireContactLease(contactId, { owner: 'a', untilMs: clock + 1_000 });
+    expect(a).toEqual({
+      acquired: true,
+      versions: { revision: 1, fields: {}, lease: { owner: 'a', untilMs: clock + 1_000 } },
+    });
+    expect(await store.acquireContactLease(contactId, { owner: 'b', untilMs: clock + 1_000 })).toEqual({
+      acquired: false,
+    });
+    await store.releaseContactLease(contactId, 'b'); // not b's: nothing happens
+    expect((await store.getFieldVersions(contactId)).lease?.owner).toBe('a');
+
+    clock += 1_001; // a's Lambda died: its lease expired
+    const b = await store.acquireContactLease(contactId, { owner: 'b', untilMs: clock + 1_000 });
+    expect(b).toMatchObject({ acquired: true, versions: { revision: 2, lease: { owner: 'b' } } });
+    await store.releaseContactLease(contactId, 'b');
+    expect(await store.getFieldVersions(contactId)).toEqual({ revision: 3, fields: {} });
+
+    const c = await store.acquireContactLease(contactId, { owner: 'c', untilMs: clock + 1_000 });
+    if (!c.acquired) throw new Error('lease not taken');
+    await recordAppliedJob(
+      store,
+      {
+        jobId: `c-${contactId}`,
+        contactId,
+        source: 's',
+        versions: { a: v('2026-11-26T10:00:00.000Z', 'h', 'c') },
+      },
+      { known: c.versions, leaseOwner: 'c' },
+    );
+    expect(await store.getFieldVersions(contactId)).toEqual({
+      revision: 5,
+      fields: { a: v('2026-11-26T10:00:00.000Z', 'h', 'c') },
+    });
+    expect(await store.isApplied(`c-${contactId}`)).toBe(true);
+  });
 });

@@ -232,7 +232,12 @@ describe('serverless package (offline)', () => {
       'sqs:ReceiveMessage',
     ]);
     expect(actionsOn('ApplyPatches', 'DeadLetterQueue')).toEqual(['sqs:SendMessage']);
-    expect(actionsOn('ApplyPatches', 'StateTable')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // UpdateItem: the per-contact lease on the versions item (lib/aws/state-store.ts).
+    expect(actionsOn('ApplyPatches', 'StateTable')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
 
     expect(actionsOn('Backfill', 'typeform-api-token-??????')).toEqual(['secretsmanager:GetSecretValue']);
     expect(actionsOn('Backfill', 'shopify-admin-token-??????')).toEqual(['secretsmanager:GetSecretValue']);

@@ -12,6 +12,7 @@ import type { Contact, ContactPatch } from '../../../lib/cleartalk/schemas.js';
 import {
   type ApplyDeps,
   applyPatchJob,
+  CONTACT_BUSY,
   idempotencyKeyFor,
   mergeCustomFields,
 } from '../../../lib/jobs/apply.js';
@@ -227,6 +228,167 @@ describe('applyPatchJob', () => {
     ]);
     expect(clearTalk.maxInFlight()).toBe(1);
     expect(clearTalk.contacts.get('7')).toMatchObject({ firstName: 'Ada', lastName: 'L' });
+  });
+});
+
+describe('applyPatchJob: the contact lease', () => {
+  const NOW = Date.parse('2026-11-27T00:00:00Z');
+
+  function leased() {
+    const base = setup();
+    let clock = NOW;
+    const sleeps: number[] = [];
+    const state = createMemoryStateStore({ now: () => clock });
+    const releases: string[] = [];
+    const realRelease = state.releaseContactLease;
+    state.releaseContactLease = async (contactId, owner) => {
+      releases.push(owner);
+      return realRelease(contactId, owner);
+    };
+    let owners = 0;
+    const deps: ApplyDeps = {
+      ...base.deps,
+      state,
+      deadlineMs: NOW + 60_000,
+      lease: {
+        waitMs: 3_000,
+        marginMs: 10_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          clock += ms;
+        },
+        newOwner: () => `owner-${++owners}`,
+      },
+    };
+    return {
+      ...base,
+      state,
+      deps,
+      sleeps,
+      releases,
+      advance: (ms: number) => {
+        clock += ms;
+      },
+    };
+  }
+
+  it('takes the lease until deadline + margin and drops it in the versions write, without a separate release', async () => {
+    const { clearTalk, state, deps, releases } = leased();
+    clearTalk.seed(7);
+    let seenLease: unknown;
+    const realGet = clearTalk.client.getContact;
+    clearTalk.client.getContact = async (id, options) => {
+      seenLease = (await state.getFieldVersions('7')).lease;
+      return realGet(id, options);
+    };
+    const outcome = await applyPatchJob(job({ patch: { customField: { plan: 'pro' } } }), deps);
+    expect(outcome).toMatchObject({ kind: 'applied' });
+    expect(seenLease).toEqual({ owner: 'owner-1', untilMs: NOW + 70_000 });
+    expect((await state.getFieldVersions('7')).lease).toBeUndefined();
+    expect(releases).toEqual([]);
+  });
+
+  it('releases the lease of a skipped job in its versions write', async () => {
+    const { clearTalk, state, deps, releases } = leased();
+    clearTalk.seed(7);
+    await applyPatchJob(job({ jobId: 'a' }), deps);
+    expect(await applyPatchJob(job({ jobId: 'b' }), deps)).toMatchObject({ kind: 'skipped' });
+    expect((await state.getFieldVersions('7')).lease).toBeUndefined();
+    expect(releases).toEqual([]);
+  });
+
+  it('waits with a capped backoff while another invocation holds the contact, then hands the record back as contact-busy', async () => {
+    const { clearTalk, state, deps, sleeps } = leased();
+    clearTalk.seed(7);
+    await state.acquireContactLease('7', { owner: 'other', untilMs: NOW + 70_000 });
+    const outcome = await applyPatchJob(job(), deps);
+    expect(outcome).toMatchObject({ kind: 'retry', code: CONTACT_BUSY, clearTalk: 'not-called' });
+    expect(clearTalk.calls).toEqual([]);
+    expect(sleeps.slice(0, 5)).toEqual([50, 100, 200, 400, 500]);
+    expect(Math.max(...sleeps)).toBe(500);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(3_000);
+    expect(sleeps.reduce((a, b) => a + b, 0)).toBeGreaterThan(2_000);
+    expect((await state.getFieldVersions('7')).lease?.owner).toBe('other');
+    expect(state.ledger().size).toBe(0);
+  });
+
+  it('never waits past the deadline', async () => {
+    const { clearTalk, state, deps, sleeps } = leased();
+    clearTalk.seed(7);
+    await state.acquireContactLease('7', { owner: 'other', untilMs: NOW + 70_000 });
+    const outcome = await applyPatchJob(job(), { ...deps, deadlineMs: NOW + 400 });
+    expect(outcome).toMatchObject({ kind: 'retry', code: CONTACT_BUSY });
+    // 50 + 100 + 200 = 350 ms; the next 400 ms would end past the deadline.
+    expect(sleeps).toEqual([50, 100, 200]);
+  });
+
+  it('goes ahead once the other invocation releases the contact during the wait', async () => {
+    const { clearTalk, state, deps, sleeps } = leased();
+    clearTalk.seed(7);
+    await state.acquireContactLease('7', { owner: 'other', untilMs: NOW + 70_000 });
+    const sleep = deps.lease?.sleep as (ms: number) => Promise<void>;
+    const outcome = await applyPatchJob(job(), {
+      ...deps,
+      lease: {
+        ...deps.lease,
+        sleep: async (ms) => {
+          await sleep(ms);
+          if (sleeps.length === 2) await state.releaseContactLease('7', 'other');
+        },
+      },
+    });
+    expect(outcome).toMatchObject({ kind: 'applied' });
+    expect(sleeps).toEqual([50, 100]);
+  });
+
+  it('takes over a lease that expired (its Lambda died)', async () => {
+    const { clearTalk, state, deps, sleeps, advance } = leased();
+    clearTalk.seed(7);
+    await state.acquireContactLease('7', { owner: 'dead', untilMs: NOW + 1_000 });
+    advance(1_001);
+    expect(await applyPatchJob(job(), deps)).toMatchObject({ kind: 'applied' });
+    expect(sleeps).toEqual([]);
+  });
+
+  it('releases the lease on a retry, a dead letter, a duplicate and a failed recording', async () => {
+    const { clearTalk, state, deps, releases } = leased();
+    clearTalk.seed(7);
+    clearTalk.failWith(new ClearTalkRetryableError('503', { code: 'retries-exhausted', status: 503 }));
+    expect(await applyPatchJob(job({ jobId: 'r' }), deps)).toMatchObject({ kind: 'retry' });
+    clearTalk.failWith(undefined);
+    expect(await applyPatchJob(job({ jobId: 'n', contactId: '404' }), deps)).toMatchObject({
+      kind: 'dead-letter',
+      reason: 'contact-not-found',
+    });
+    expect(await applyPatchJob(job({ jobId: 'r' }), deps)).toMatchObject({ kind: 'applied' });
+    expect(await applyPatchJob(job({ jobId: 'r' }), deps)).toMatchObject({ kind: 'duplicate' });
+    const realPut = state.putApplied;
+    state.putApplied = async () => {
+      throw new Error('DynamoDB down');
+    };
+    expect(
+      await applyPatchJob(
+        job({ jobId: 'p', patch: { lastName: 'L' }, occurredAt: '2026-11-26T11:00:00Z' }),
+        deps,
+      ),
+    ).toMatchObject({ kind: 'retry' });
+    state.putApplied = realPut;
+    // owner-1 (503), owner-2 (404), owner-4 (duplicate), owner-5 (recording failed); owner-3 released by its write.
+    expect(releases).toEqual(['owner-1', 'owner-2', 'owner-4', 'owner-5']);
+    for (const id of ['7', '404']) expect((await state.getFieldVersions(id)).lease).toBeUndefined();
+  });
+
+  it('releases the lease when the ledger read fails, and reports a retry', async () => {
+    const { clearTalk, state, deps, releases } = leased();
+    clearTalk.seed(7);
+    state.isApplied = async () => {
+      throw new Error('DynamoDB down');
+    };
+    expect(await applyPatchJob(job(), deps)).toMatchObject({ kind: 'retry', clearTalk: 'not-called' });
+    expect(releases).toEqual(['owner-1']);
+    expect((await state.getFieldVersions('7')).lease).toBeUndefined();
+    expect(clearTalk.calls).toEqual([]);
   });
 });
 

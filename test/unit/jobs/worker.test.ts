@@ -117,3 +117,66 @@ describe('patch worker', () => {
     expect(dead?.MessageDeduplicationId).toBe(records[3]?.messageId);
   });
 });
+
+describe('patch worker: contacts held by another invocation', () => {
+  it('hands busy contacts back as contact-busy without opening the circuit breaker', async () => {
+    let clock = Date.parse('2026-11-27T00:00:00Z');
+    const state = createMemoryStateStore({ now: () => clock });
+    const ids = ['1', '2', '3', '4'];
+    for (const id of ids) await state.acquireContactLease(id, { owner: 'other', untilMs: clock + 70_000 });
+    const breaker = createCircuitBreaker({ failureThreshold: 2, now: () => clock });
+    const logs: Array<Record<string, unknown>> = [];
+    const calls: string[] = [];
+    const worker = createPatchWorker({
+      clearTalk: {
+        updateContact: async (id) => {
+          calls.push(id);
+          return contact;
+        },
+        getContact: async () => contact,
+        createContact: async () => contact,
+      },
+      state,
+      links: createMemoryLinkStore(),
+      policy: () => ({ createIfUnresolved: false }),
+      sqs,
+      deadLetterQueueUrl: 'http://dlq',
+      breaker,
+      concurrency: 1,
+      maxReceiveCount: 5,
+      now: () => clock,
+      lease: {
+        waitMs: 1_000,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+      logger: {
+        info: () => undefined,
+        warn: (_message: string, data: Record<string, unknown>) => logs.push(data),
+        error: () => undefined,
+      } as never,
+    });
+    const records = ids.map((id) =>
+      buildSqsRecord({
+        groupId: id,
+        body: JSON.stringify({ ...JSON.parse(job(`j${id}`, { firstName: 'A' })), contactId: id }),
+      }),
+    );
+    const response = await worker.processBatch({ Records: records }, clock + 60_000);
+    expect(response.batchItemFailures).toHaveLength(4);
+    expect(logs.map((line) => line.errorCode)).toEqual([
+      'contact-busy',
+      'contact-busy',
+      'contact-busy',
+      'contact-busy',
+    ]);
+    expect(breaker.state()).toBe('closed');
+    expect(calls).toEqual([]);
+
+    // Once the other invocation is done, the redelivery goes through.
+    for (const id of ids) await state.releaseContactLease(id, 'other');
+    expect((await worker.processBatch({ Records: records }, clock + 60_000)).batchItemFailures).toEqual([]);
+    expect(calls.sort()).toEqual(ids);
+  });
+});
