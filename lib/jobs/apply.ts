@@ -121,10 +121,33 @@ const LEASE_MAX_BACKOFF_MS = 500;
 // Printable ASCII up to 1024 characters, as the client accepts for `Idempotency-Key`.
 const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
 
-/** The `Idempotency-Key` for a job: the jobId itself, or its hash when it cannot be a header. */
-export function idempotencyKeyFor(jobId: string, prefix = ''): string {
-  const key = `${prefix}${jobId}`;
-  return HEADER_SAFE.test(key) ? key : `${prefix}sha256:${createHash('sha256').update(jobId).digest('hex')}`;
+/**
+ * The `Idempotency-Key` of one request for a job: the jobId (its hash when it cannot be a header),
+ * plus, for a PATCH, `#` and a digest of the exact body. Every attempt of one call, and every
+ * redelivery that computes the same body, sends the same key. The body can change between
+ * deliveries (the custom-field merge reads the contact, and another source may have written to it
+ * in between; a field may since have become stale): reusing the key with a different body is what
+ * idempotent APIs refuse (the sandbox answers 422), and that would dead-letter a valid job.
+ */
+export function idempotencyKeyFor(jobId: string, options: { prefix?: string; body?: unknown } = {}): string {
+  const prefix = options.prefix ?? '';
+  const suffix = options.body === undefined ? '' : `#${bodyDigest(options.body)}`;
+  const key = `${prefix}${jobId}${suffix}`;
+  return HEADER_SAFE.test(key) ? key : `${prefix}sha256:${sha256Hex(jobId)}${suffix}`;
+}
+
+/** 64 bits of SHA-256 over the body with object keys sorted, so equal bodies give equal digests. */
+function bodyDigest(body: unknown): string {
+  return sha256Hex(JSON.stringify(body, (_key, value: unknown) => sortKeys(value))).slice(0, 16);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Validates the body of an SQS message as a PatchJob. */
@@ -292,7 +315,7 @@ async function applyLeased(
     patch = { ...patch, customField: mergeCustomFields(current.customField, patch.customField) };
   }
   await deps.clearTalk.updateContact(contactId, patch, {
-    idempotencyKey: idempotencyKeyFor(job.jobId),
+    idempotencyKey: idempotencyKeyFor(job.jobId, { body: patch }),
     deadlineMs: deps.deadlineMs,
   });
   // Only now, after a 2xx: a failure before this point leaves no trace, so a redelivery retries.
@@ -324,7 +347,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
     };
   }
   const contact = await deps.clearTalk.createContact(job.patch, {
-    idempotencyKey: idempotencyKeyFor(job.jobId, 'create:'),
+    idempotencyKey: idempotencyKeyFor(job.jobId, { prefix: 'create:' }),
     deadlineMs: deps.deadlineMs,
   });
   const contactId = String(contact.id);

@@ -432,12 +432,14 @@ function buildReport(input: {
           `${l.note ? ` (${l.note}${l.errorCode ? ` ${l.errorCode}` : ''})` : ''}`,
       );
     // The job's PATCHes and every other request on its contact meanwhile (synthetic values).
-    const own = requests.filter((r) => r.idempotencyKey === jobId);
+    const own = requests.filter((r) => isJobKey(r.idempotencyKey, jobId));
     const path = own[0]?.path;
     const from = own[0]?.at ?? 0;
     const to = own.at(-1)?.at ?? 0;
     const calls = requests
-      .filter((r) => r.idempotencyKey === jobId || (r.path === path && r.at >= from - 2_000 && r.at <= to))
+      .filter(
+        (r) => isJobKey(r.idempotencyKey, jobId) || (r.path === path && r.at >= from - 2_000 && r.at <= to),
+      )
       .map(
         (r) =>
           `  ${new Date(r.at).toISOString().slice(14, 23)} ${r.method} ${r.status}${r.fault ? ` ${r.fault}` : ''} ` +
@@ -694,3 +696,8 @@ function elapsed(started: number): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The worker's PATCH keys are `<jobId>#<body digest>` (lib/jobs/apply.ts, idempotencyKeyFor). */
+function isJobKey(key: string | undefined, jobId: string): boolean {
+  return key === jobId || (key?.startsWith(`${jobId}#`) ?? false);
+}

@@ -81,7 +81,11 @@ describe('apply-patches worker (moto + sandbox)', () => {
     expect(response.batchItemFailures).toEqual([]);
     const patches = h.patchRequests();
     expect(patches.map((r) => r.status)).toEqual([503, 503, 200]);
-    expect(new Set(patches.map((r) => r.idempotencyKey))).toEqual(new Set([job.jobId]));
+    const keys = new Set(patches.map((r) => r.idempotencyKey));
+    expect(keys.size).toBe(1);
+    const [key] = [...keys];
+    expect(key?.startsWith(`${job.jobId}#`)).toBe(true);
+    expect(key).toMatch(/#[0-9a-f]{16}$/);
     expect(h.sleeps).toHaveLength(2);
   });
 
