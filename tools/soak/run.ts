@@ -4,7 +4,6 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
@@ -16,6 +15,7 @@ import { createLinkStore } from '../../lib/aws/links.js';
 import type { Contact } from '../../lib/cleartalk/schemas.js';
 import { createApplyPatchesRuntime } from '../../lib/jobs/runtime.js';
 import { importLinks, parseLinksCsv } from '../links.js';
+import { drainQueue, queueDepth } from '../local/queue-tools.js';
 import { type SqsPoller, startSqsPoller } from '../local/sqs-poller.js';
 import { provisionStack } from '../provision.js';
 import { type SandboxFaults, startSandbox } from '../sandbox/server.js';
@@ -555,57 +555,24 @@ const SERIALISED = [
   SendMessageBatchCommand,
 ] as const;
 
-async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const out = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
-}
-
 /** Reads and deletes every dead letter (deleting lets FIFO release the next of the same group). */
 async function drainDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
-  for (;;) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 300,
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    const messages = out.Messages ?? [];
-    if (messages.length === 0) return letters;
-    for (const message of messages) {
-      let jobId: string | undefined;
-      try {
-        const id = (JSON.parse(message.Body ?? '') as { jobId?: unknown }).jobId;
-        if (typeof id === 'string') jobId = id;
-      } catch {
-        // A body that is not JSON has no jobId: it counts as unexpected.
-      }
-      const attributes = message.MessageAttributes ?? {};
-      letters.push({
-        jobId,
-        reason: attributes.errorReason?.StringValue,
-        status: attributes.errorStatus?.StringValue,
-        message: attributes.errorMessage?.StringValue,
-      });
+  return (await drainQueue(sqs, queueUrl)).map((message) => {
+    let jobId: string | undefined;
+    try {
+      const id = (JSON.parse(message.Body ?? '') as { jobId?: unknown }).jobId;
+      if (typeof id === 'string') jobId = id;
+    } catch {
+      // A body that is not JSON has no jobId: it counts as unexpected.
     }
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
-      }),
-    );
-  }
+    const attributes = message.MessageAttributes ?? {};
+    return {
+      jobId,
+      reason: attributes.errorReason?.StringValue,
+      status: attributes.errorStatus?.StringValue,
+      message: attributes.errorMessage?.StringValue,
+    };
+  });
 }
 
 /**

@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { queueDepth } from '../../../tools/local/queue-tools.js';
 import {
   pollOnce,
   type SqsBatchHandler,
@@ -43,17 +39,8 @@ async function sendAll(
   );
 }
 
-async function visibleCount(): Promise<number> {
-  const out = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+function visibleCount(): Promise<number> {
+  return queueDepth(sqs, queueUrl);
 }
 
 /** A handler that records what it was given and answers with `answer(event)`. */

@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, type Message, SQSClient } from '@aws-sdk/client-sqs';
+import { drainQueue as drainAll } from '../../../tools/local/queue-tools.js';
 
 /** Real AWS resources on the run's moto_server for the webhook integration tests (unique names). */
 
@@ -56,26 +51,6 @@ export async function createSecret(secretString: string): Promise<string> {
  * Every message currently on a queue, deleted as it is read: a FIFO group with a message in flight
  * would hold back later messages of the same contact.
  */
-export async function drainQueue(queueUrl: string): Promise<Message[]> {
-  const messages: Message[] = [];
-  for (;;) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 300,
-        MessageAttributeNames: ['All'],
-        MessageSystemAttributeNames: ['MessageGroupId', 'MessageDeduplicationId'],
-      }),
-    );
-    if (!out.Messages?.length) return messages;
-    messages.push(...out.Messages);
-    await sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: out.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
-      }),
-    );
-  }
+export function drainQueue(queueUrl: string): Promise<Message[]> {
+  return drainAll(sqs, queueUrl);
 }
