@@ -11,19 +11,12 @@
  * Exit codes: 0 all done, 1 a source failed or stopped early, 2 bad arguments or configuration.
  */
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createSecretCache } from '../lib/aws/secrets.js';
-import { createBackfillDeps } from '../lib/backfill/create-backfill.js';
 import { formatProgress, formatSummaryTable } from '../lib/backfill/progress.js';
 import { parseBackfillEvent } from '../lib/backfill/request.js';
 import { runBackfill } from '../lib/backfill/run-backfill.js';
 import type { ScopeProgress } from '../lib/backfill/run-scope.js';
-import { loadConfig } from '../lib/config.js';
+import { createBackfillRuntime } from '../lib/backfill/runtime.js';
 import { SyncError } from '../lib/errors.js';
-import { loadMappingConfig } from '../lib/sources/mapping-config.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -55,7 +48,6 @@ async function main(argv: string[]): Promise<number> {
     dryRun: values['dry-run'],
     ...(values['max-records'] ? { maxRecords: Number(values['max-records']) } : {}),
   });
-  const config = loadConfig(process.env, ['PATCH_QUEUE_URL', 'STATE_TABLE_NAME']);
   const started = Date.now();
   let lastDraw = 0;
   const interactive = process.stderr.isTTY === true;
@@ -67,15 +59,7 @@ async function main(argv: string[]): Promise<number> {
     const line = formatProgress(progress, now - started);
     process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
   };
-  const deps = createBackfillDeps(
-    config,
-    {
-      sqs: new SQSClient({}),
-      dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-      secrets: createSecretCache({ client: new SecretsManagerClient({}) }),
-    },
-    { mapping: loadMappingConfig(config.MAPPINGS_FILE), onProgress: draw },
-  );
+  const { deps } = createBackfillRuntime(process.env, { onProgress: draw });
   const summary = await runBackfill(invocation, deps, { deadlineAt: Number.POSITIVE_INFINITY });
   if (interactive) process.stderr.write('\n');
   process.stdout.write(`${values.json ? JSON.stringify(summary, null, 2) : formatSummaryTable(summary)}\n`);

@@ -12,13 +12,11 @@ const work = mkdtempSync(join(tmpdir(), 'esbuild-plugins-'));
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function bundle(withPlugins: boolean) {
-  const entry = join(work, 'entry.ts');
-  writeFileSync(
-    entry,
-    "import * as z from 'zod';\nexport const issue = z.object({ a: z.string() }).safeParse({ a: 1 }).error?.issues[0]?.message;\nexport const locales = Object.keys(z.locales);\n",
-  );
-  const outfile = join(work, `out-${withPlugins}.cjs`);
+/** Bundles `source` as the deployed functions are bundled, with or without our plugins, and loads it. */
+async function bundle<T>(name: string, source: string, withPlugins: boolean) {
+  const entry = join(work, `${name}.ts`);
+  writeFileSync(entry, source);
+  const outfile = join(work, `${name}-${withPlugins}.cjs`);
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -32,13 +30,17 @@ async function bundle(withPlugins: boolean) {
     logLevel: 'silent',
   });
   const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-  return { bytes, module: require(outfile) as { issue: string; locales: string[] } };
+  return { bytes, code: readFileSync(outfile, 'utf8'), module: require(outfile) as T };
 }
+
+const ZOD_ENTRY =
+  "import * as z from 'zod';\nexport const issue = z.object({ a: z.string() }).safeParse({ a: 1 }).error?.issues[0]?.message;\nexport const locales = Object.keys(z.locales);\n";
 
 describe('esbuild plugins of the deployed bundles', () => {
   it('keep zod English only: same messages, about 250 KB smaller', async () => {
-    const full = await bundle(false);
-    const trimmed = await bundle(true);
+    type Zod = { issue: string; locales: string[] };
+    const full = await bundle<Zod>('entry', ZOD_ENTRY, false);
+    const trimmed = await bundle<Zod>('entry', ZOD_ENTRY, true);
     expect(trimmed.module.issue).toBe(full.module.issue);
     expect(trimmed.module.issue).toMatch(/expected string, received number/);
     expect(trimmed.module.locales).toEqual(['en']);
@@ -47,33 +49,14 @@ describe('esbuild plugins of the deployed bundles', () => {
   });
 
   it('load the phone metadata with JSON.parse: the same metadata and phone numbers', async () => {
-    const entry = join(work, 'phone.ts');
-    writeFileSync(
-      entry,
+    const source =
       "import { getCountries, parsePhoneNumberFromString } from 'libphonenumber-js/min';\n" +
-        "import metadata from 'libphonenumber-js/metadata.min.json';\n" +
-        'export { metadata };\n' +
-        'export const countries = getCountries().length;\n' +
-        "export const numbers = ['+44 20 7946 0958', '(415) 555-2671', '+49 30 901820'].map((n) => parsePhoneNumberFromString(n, 'US')?.number);\n",
-    );
-    const load = async (withPlugins: boolean) => {
-      const outfile = join(work, `phone-${withPlugins}.cjs`);
-      await build({
-        entryPoints: [entry],
-        bundle: true,
-        minify: true,
-        platform: 'node',
-        format: 'cjs',
-        outfile,
-        nodePaths: [join(PROJECT_ROOT, 'node_modules')],
-        plugins: withPlugins ? plugins : [],
-        logLevel: 'silent',
-      });
-      return {
-        code: readFileSync(outfile, 'utf8'),
-        module: require(outfile) as { metadata: unknown; countries: number; numbers: string[] },
-      };
-    };
+      "import metadata from 'libphonenumber-js/metadata.min.json';\n" +
+      'export { metadata };\n' +
+      'export const countries = getCountries().length;\n' +
+      "export const numbers = ['+44 20 7946 0958', '(415) 555-2671', '+49 30 901820'].map((n) => parsePhoneNumberFromString(n, 'US')?.number);\n";
+    const load = (withPlugins: boolean) =>
+      bundle<{ metadata: unknown; countries: number; numbers: string[] }>('phone', source, withPlugins);
     const literal = await load(false);
     const parsed = await load(true);
     expect(parsed.code).toContain('JSON.parse(\'{"version":4');
