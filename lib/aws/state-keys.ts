@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 
 /**
  * Key design of the one DynamoDB state table (partition key `pk`, sort key `sk`, both strings;
@@ -62,8 +62,4 @@ export function checkpointKey(source: string, scope: string): ItemKey {
 /** A webhook delivery already enqueued (Shopify `X-Shopify-Webhook-Id`, Typeform `event_id`). */
 export function deliveryKey(source: string, deliveryId: string): ItemKey {
   return { pk: `delivery#${source}#${deliveryId}`, sk: 'delivery' };
-}
-
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

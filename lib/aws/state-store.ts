@@ -100,13 +100,16 @@ export async function recordAppliedJob(
 type Doc = Pick<DynamoDBDocumentClient, 'send'>;
 
 function versionsChanged(stored: FieldVersions, next: FieldVersions): boolean {
-  const fields = new Set([...Object.keys(stored), ...Object.keys(next)]);
-  for (const field of fields) {
+  let fields = 0;
+  for (const field in next) {
     const a = stored[field];
     const b = next[field];
     if (a?.occurredAt !== b?.occurredAt || a?.valueHash !== b?.valueHash || a?.jobId !== b?.jobId)
       return true;
+    fields++;
   }
+  // Every field of `next` is in `stored` unchanged: equal unless `stored` has more.
+  for (const _field in stored) if (--fields < 0) return true;
   return false;
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { OutgoingHttpHeaders } from 'node:http';
+import { compileOnFirstUse } from '../compiled-schema.js';
 import { describeIssues, ValidationError } from '../errors.js';
 import { PACKAGE_VERSION } from '../version.js';
 import {
@@ -15,10 +15,10 @@ import {
 import { computeBackoffMs, isRetryableNetworkCode, isRetryableStatus, parseRetryAfterMs } from './retry.js';
 import {
   type Contact,
-  ContactIdSchema,
   type ContactPatch,
   ContactPatchSchema,
   ContactSchema,
+  isContactId,
 } from './schemas.js';
 import { createHttpTransport } from './transport.js';
 
@@ -98,6 +98,10 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
 // free text is not, since a server may echo the submitted values back.
 const REASON_TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+// Every request validates its patch and its answer: zod's compiled fast path (built on first use).
+const patchSchema = compileOnFirstUse(ContactPatchSchema);
+const contactSchema = compileOnFirstUse(ContactSchema);
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Call {
@@ -132,7 +136,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
 
   function sendOnce(call: Call, apiKey: string, attemptTimeoutMs: number) {
-    const headers: OutgoingHttpHeaders = {
+    const headers: Record<string, string> = {
       'User-Agent': userAgent,
       Accept: 'application/json',
       'x-api-key': apiKey,
@@ -257,7 +261,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
   }
 
   function contactPath(id: string): string {
-    if (!ContactIdSchema.safeParse(id).success) {
+    if (!isContactId(id)) {
       // The id is an identifier, not contact data, but keep it short in case it is junk.
       throw new InvalidContactIdError(
         `contact id ${JSON.stringify(id.slice(0, 40))} is not a positive integer; ClearTalk contact ids are numbers`,
@@ -267,7 +271,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
   }
 
   function encodePatch(patch: ContactPatch, what: string): string {
-    const parsed = ContactPatchSchema.safeParse(patch);
+    const parsed = patchSchema.safeParse(patch);
     if (!parsed.success) {
       const issues = describeIssues(parsed.error.issues);
       throw new ValidationError(`${what} is not a valid ClearTalk contact patch: ${issues.join('; ')}`, {
@@ -340,7 +344,7 @@ function parseContact(label: string, status: number, text: string): Contact {
       },
     );
   }
-  const parsed = ContactSchema.safeParse(data);
+  const parsed = contactSchema.safeParse(data);
   if (!parsed.success) {
     const issues = describeIssues(parsed.error.issues);
     throw new ClearTalkInvalidResponseError(

@@ -24,5 +24,12 @@ export type ContactStringField = (typeof CONTACT_STRING_FIELDS)[number];
 export const CONTACT_FIELDS = [...CONTACT_STRING_FIELDS, 'customField'] as const;
 export type ContactField = (typeof CONTACT_FIELDS)[number];
 
+const CONTACT_ID = /^[1-9][0-9]{0,18}$/;
+
 /** ClearTalk contact ids are positive integers; we carry them as decimal strings. */
-export const ContactIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'a contact id is a positive integer');
+export const ContactIdSchema = z.string().regex(CONTACT_ID, 'a contact id is a positive integer');
+
+/** The check of {@link ContactIdSchema} without building a parse result: for per-request paths. */
+export function isContactId(value: string): boolean {
+  return CONTACT_ID.test(value);
+}

@@ -18,6 +18,7 @@ export {
   type ContactField,
   ContactIdSchema,
   type ContactStringField,
+  isContactId,
 } from './contact-fields.js';
 
 const contactPatchShape = {

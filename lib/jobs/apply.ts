@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LinkStore } from '../aws/links.js';
 import { type ContactVersions, recordAppliedJob, type StateStore } from '../aws/state-store.js';
@@ -12,7 +12,9 @@ import {
   InvalidContactIdError,
 } from '../cleartalk/errors.js';
 import type { ContactPatch, CustomFieldValue } from '../cleartalk/schemas.js';
+import { compileOnFirstUse } from '../compiled-schema.js';
 import { describeIssues, SyncError, ValidationError } from '../errors.js';
+import { sha256Hex } from '../hash.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { type PatchJob, PatchJobSchema } from './patch-job.js';
 import { type DroppedPatchField, planPatch } from './plan-patch.js';
@@ -117,9 +119,13 @@ const LEASE_WAIT_MS = 3_000;
 const LEASE_MARGIN_MS = 10_000;
 const LEASE_FIRST_BACKOFF_MS = 50;
 const LEASE_MAX_BACKOFF_MS = 500;
+const defaultSleep = (ms: number): Promise<void> => delay(ms);
 
 // Printable ASCII up to 1024 characters, as the client accepts for `Idempotency-Key`.
 const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
+
+// Parsed once per job: zod's compiled fast path (built on first use).
+const patchJobSchema = compileOnFirstUse(PatchJobSchema);
 
 /**
  * The `Idempotency-Key` of one request for a job: the jobId (its hash when it cannot be a header),
@@ -138,16 +144,49 @@ export function idempotencyKeyFor(jobId: string, options: { prefix?: string; bod
 
 /** 64 bits of SHA-256 over the body with object keys sorted, so equal bodies give equal digests. */
 function bodyDigest(body: unknown): string {
-  return sha256Hex(JSON.stringify(body, (_key, value: unknown) => sortKeys(value))).slice(0, 16);
+  return sha256Hex(canonicalJson(body)).slice(0, 16);
 }
 
-function sortKeys(value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+/**
+ * `JSON.stringify(value)` with the keys of every object in sorted order (the digest's input).
+ * Written out rather than as a `JSON.stringify` replacer that rebuilds each object sorted: this
+ * runs for every PATCH, and the replacer form cost about twice as much.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson((value as { toJSON: () => unknown }).toJSON());
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((item) => (item === undefined || typeof item === 'function' ? 'null' : canonicalJson(item))).join(',')}]`;
+  }
+  const record = value as Record<string, unknown>;
+  let out = '';
+  for (const key of sortedKeys(record)) {
+    const item = record[key];
+    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`;
+  }
+  return `{${out}}`;
 }
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+// An array index as V8 orders object keys: such keys always come first, in numeric order.
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+
+/**
+ * The keys in the order the first digest produced (a sorted object rebuilt by V8): array-index
+ * keys first, ascending, as `Object.keys` already lists them; then the others sorted.
+ */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  let indexKeys = 0;
+  while (indexKeys < keys.length && isArrayIndex(keys[indexKeys] as string)) indexKeys++;
+  if (indexKeys === 0) return keys.sort();
+  return [...keys.slice(0, indexKeys), ...keys.slice(indexKeys).sort()];
+}
+
+function isArrayIndex(key: string): boolean {
+  return ARRAY_INDEX.test(key) && Number(key) < 4_294_967_295;
 }
 
 /** Validates the body of an SQS message as a PatchJob. */
@@ -158,7 +197,7 @@ export function parsePatchJob(body: string): { ok: true; job: PatchJob } | { ok:
   } catch {
     return { ok: false, message: 'the message body is not JSON' };
   }
-  const parsed = PatchJobSchema.safeParse(data);
+  const parsed = patchJobSchema.safeParse(data);
   if (!parsed.success) {
     return { ok: false, message: `not a valid PatchJob: ${describeIssues(parsed.error.issues).join('; ')}` };
   }
@@ -194,11 +233,12 @@ export async function applyPatchJob(body: string, deps: ApplyDeps): Promise<Appl
       if (job.match) contactId = await deps.links.resolve(job.match);
       if (contactId === undefined) return await handleUnresolved(job, ref, deps);
     }
-    const resolved = contactId;
+    const leased = { ...ref, contactId };
     // With a contactId in the job, the ledger is read together with the versions (one round trip).
     const checkLedger = job.contactId !== undefined;
-    const run = () => applyToContact(job, { ...ref, contactId: resolved }, deps, checkLedger);
-    return await (deps.lock ? deps.lock.run(resolved, run) : run());
+    return await (deps.lock
+      ? deps.lock.run(contactId, () => applyToContact(job, leased, deps, checkLedger))
+      : applyToContact(job, leased, deps, checkLedger));
   } catch (error) {
     return toFailureOutcome(ref, error);
   }
@@ -260,7 +300,7 @@ async function acquireLease(
   deps: ApplyDeps,
 ): Promise<ContactVersions | undefined> {
   const now = deps.lease?.now ?? Date.now;
-  const sleep = deps.lease?.sleep ?? ((ms: number) => delay(ms));
+  const sleep = deps.lease?.sleep ?? defaultSleep;
   const waitMs = deps.lease?.waitMs ?? LEASE_WAIT_MS;
   const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
   const start = now();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.js';
 import type { PatchJob } from './patch-job.js';
 
 /*
@@ -20,8 +20,4 @@ export function contactKey(job: Pick<PatchJob, 'contactId' | 'match'>): string {
 /** The FIFO `MessageDeduplicationId` for a jobId: a hash, because jobIds may exceed 128 characters. */
 export function deduplicationId(jobId: string): string {
   return sha256Hex(jobId);
-}
-
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }

@@ -13,8 +13,9 @@ export function createKeyedLock(): KeyedLock {
   const tails = new Map<string, Promise<unknown>>();
   return {
     run(key, work) {
-      const previous = tails.get(key) ?? Promise.resolve();
-      const result = previous.then(work, work);
+      const previous = tails.get(key);
+      // A free key starts at once (no hop through a settled promise); a busy one after the last.
+      const result = previous === undefined ? startNow(work) : previous.then(work, work);
       const tail = result.then(
         () => undefined,
         () => undefined,
@@ -27,4 +28,12 @@ export function createKeyedLock(): KeyedLock {
       return result;
     },
   };
+}
+
+function startNow<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return work();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { CONTACT_STRING_FIELDS, type ContactPatch, type CustomFieldValue } from '../cleartalk/schemas.js';
+import { sha256Hex } from '../hash.js';
 
 /**
  * Stale and no-op decisions for one PatchJob (DESIGN.md "Worker semantics", step 4), as a pure
@@ -46,7 +46,7 @@ export function customFieldVersionKey(key: string): string {
  * "same value again" apart without storing the value.
  */
 export function hashFieldValue(value: string | CustomFieldValue): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+  return sha256Hex(JSON.stringify(value)).slice(0, 32);
 }
 
 /**
@@ -64,43 +64,99 @@ export function planPatch(input: {
   readonly stored: FieldVersions;
 }): PatchPlan {
   const occurredAtMs = Date.parse(input.occurredAt);
-  const occurredAt = new Date(occurredAtMs).toISOString();
-  const versions: Record<string, FieldVersion> = {};
-  const dropped: DroppedPatchField[] = [];
-
-  /** true when the value must be sent. */
-  const decide = (versionKey: string, value: string | CustomFieldValue): boolean => {
-    const stored = input.stored[versionKey];
-    const valueHash = hashFieldValue(value);
-    if (stored && Date.parse(stored.occurredAt) > occurredAtMs) {
-      dropped.push({ field: versionKey, reason: DROP_REASONS.stale });
-      return false;
-    }
-    versions[versionKey] = { occurredAt, valueHash, jobId: input.jobId };
-    if (stored && stored.valueHash === valueHash) {
-      dropped.push({ field: versionKey, reason: DROP_REASONS.noOp });
-      return false;
-    }
-    return true;
+  const plan: Planning = {
+    stored: input.stored,
+    occurredAt: toCanonicalInstant(input.occurredAt, occurredAtMs),
+    jobId: input.jobId,
+    versions: {},
+    dropped: [],
   };
-
   const patch: Record<string, unknown> = {};
+  let fields = 0;
   for (const field of CONTACT_STRING_FIELDS) {
     const value = input.patch[field];
-    if (value !== undefined && decide(field, value)) patch[field] = value;
+    if (value !== undefined && mustSend(plan, field, value)) {
+      patch[field] = value;
+      fields++;
+    }
   }
   if (input.patch.customField) {
     const custom: Record<string, CustomFieldValue> = {};
-    for (const [key, value] of Object.entries(input.patch.customField)) {
-      if (decide(customFieldVersionKey(key), value)) custom[key] = value;
+    let keys = 0;
+    for (const key of Object.keys(input.patch.customField)) {
+      const value = input.patch.customField[key] as CustomFieldValue;
+      if (mustSend(plan, customFieldVersionKey(key), value)) {
+        custom[key] = value;
+        keys++;
+      }
     }
-    if (Object.keys(custom).length > 0) patch.customField = custom;
+    if (keys > 0) {
+      patch.customField = custom;
+      fields++;
+    }
   }
   return {
-    patch: Object.keys(patch).length > 0 ? (patch as ContactPatch) : undefined,
-    versions,
-    dropped,
+    patch: fields > 0 ? (patch as ContactPatch) : undefined,
+    versions: plan.versions,
+    dropped: plan.dropped,
   };
+}
+
+interface Planning {
+  readonly stored: FieldVersions;
+  readonly occurredAt: string;
+  readonly jobId: string;
+  readonly versions: Record<string, FieldVersion>;
+  readonly dropped: DroppedPatchField[];
+}
+
+/** Decides one field: true when its value must be sent; records its version or why it is dropped. */
+function mustSend(plan: Planning, versionKey: string, value: string | CustomFieldValue): boolean {
+  const stored = plan.stored[versionKey];
+  if (stored && compareInstants(stored.occurredAt, plan.occurredAt) > 0) {
+    plan.dropped.push({ field: versionKey, reason: DROP_REASONS.stale });
+    return false;
+  }
+  const valueHash = hashFieldValue(value);
+  plan.versions[versionKey] = { occurredAt: plan.occurredAt, valueHash, jobId: plan.jobId };
+  if (stored && stored.valueHash === valueHash) {
+    plan.dropped.push({ field: versionKey, reason: DROP_REASONS.noOp });
+    return false;
+  }
+  return true;
+}
+
+// `Date.prototype.toISOString`'s own format (years 0000-9999), which the versions record.
+const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Orders two instants (negative, zero, positive). Versions are recorded in `toISOString` form,
+ * which sorts as text in time order: two such strings are compared as they are, without parsing
+ * (this runs for every field of every job); anything else is parsed.
+ */
+export function compareInstants(a: string, b: string): number {
+  if (isIsoInstant(a) && isIsoInstant(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Date.parse(a) - Date.parse(b);
+}
+
+// The shape `toISOString` writes (`2026-11-26T10:00:00.000Z`), checked by length and separators:
+// the versions come from our own writes, and this is cheaper than the regular expression.
+function isIsoInstant(text: string): boolean {
+  return (
+    text.length === 24 &&
+    text.charCodeAt(23) === 90 && // Z
+    text.charCodeAt(10) === 84 && // T
+    text.charCodeAt(19) === 46 // .
+  );
+}
+
+/** The instant as `toISOString` writes it (UTC, milliseconds), reusing `text` when it already is. */
+function toCanonicalInstant(text: string, ms: number): string {
+  const date = new Date(ms);
+  // Date.parse rolls impossible dates over (the 31st of February is in March): reuse the text
+  // only when its day is the parsed instant's day. Formatting costs more than this check.
+  if (CANONICAL_INSTANT.test(text) && date.getUTCDate() === Number(text.slice(8, 10))) return text;
+  return date.toISOString();
 }
 
 /**
@@ -114,7 +170,7 @@ export function mergeFieldVersions(
   const merged: Record<string, FieldVersion> = { ...stored };
   for (const [field, version] of Object.entries(updates)) {
     const current = merged[field];
-    if (!current || Date.parse(current.occurredAt) <= Date.parse(version.occurredAt)) merged[field] = version;
+    if (!current || compareInstants(current.occurredAt, version.occurredAt) <= 0) merged[field] = version;
   }
   return merged;
 }

@@ -59,6 +59,7 @@ describe('ClearTalk HTTP transport', () => {
     expect(server.seen[0]).toMatchObject({ url: '/api/v1/contacts/1', body: '{"tag":"é"}' });
     expect(server.seen[0]?.headers['content-length']).toBe('12');
     expect(server.seen[0]?.headers['transfer-encoding']).toBeUndefined();
+    expect(server.seen[0]?.headers.host).toBe(new URL(server.url).host);
   });
 
   it('answers every status as a response and passes Retry-After on', async () => {

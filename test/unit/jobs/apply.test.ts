@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryLinkStore } from '../../../lib/aws/links.js';
 import { createMemoryStateStore } from '../../../lib/aws/state-store.js';
@@ -13,6 +15,7 @@ import {
   type ApplyDeps,
   applyPatchJob,
   CONTACT_BUSY,
+  canonicalJson,
   idempotencyKeyFor,
   mergeCustomFields,
 } from '../../../lib/jobs/apply.js';
@@ -416,6 +419,42 @@ describe('idempotencyKeyFor', () => {
     expect(idempotencyKeyFor('ext:naïve', { body: { tag: 't' } })).toMatch(
       /^sha256:[0-9a-f]{64}#[0-9a-f]{16}$/,
     );
+  });
+});
+
+describe('canonicalJson', () => {
+  // The digest's input as first shipped: JSON.stringify with a replacer that sorts every object.
+  // Keys already in flight (dead-letter queue, redeliveries) must keep their digests.
+  const sortedStringify = (value: unknown) =>
+    JSON.stringify(value, (_key, item: unknown) =>
+      item === null || typeof item !== 'object' || Array.isArray(item)
+        ? item
+        : Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    );
+
+  it('equals JSON.stringify with every object sorted by key, for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(canonicalJson(value)).toBe(sortedStringify(value));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('orders array-index keys first and numerically, as the first digest did', () => {
+    const value = { b: 1, '10': 2, a: 3, '2': 4, '': 5, '01': 6, '4294967295': 7 };
+    expect(canonicalJson(value)).toBe(sortedStringify(value));
+    expect(canonicalJson(value)).toBe('{"2":4,"10":2,"":5,"01":6,"4294967295":7,"a":3,"b":1}');
+  });
+
+  it('leaves out undefined members as JSON.stringify does', () => {
+    expect(canonicalJson({ b: 1, a: undefined, c: [undefined, 2] })).toBe('{"b":1,"c":[null,2]}');
+  });
+
+  it('keeps the body digest of a patch as it was', () => {
+    const body = { tag: 't', customField: { z: null, a: 1.5, m: true }, firstName: 'Ada' };
+    const digest = createHash('sha256').update(sortedStringify(body)).digest('hex').slice(0, 16);
+    expect(idempotencyKeyFor('j', { body })).toBe(`j#${digest}`);
   });
 });
 

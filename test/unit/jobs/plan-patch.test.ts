@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  compareInstants,
   customFieldVersionKey,
   type FieldVersions,
   hashFieldValue,
@@ -33,6 +34,16 @@ describe('planPatch', () => {
         jobId: 'j1',
       },
     });
+  });
+
+  it('records the instant in UTC with milliseconds, whatever form the job wrote it in', () => {
+    const recorded = (occurredAt: string) =>
+      planPatch({ patch: { tag: 't' }, occurredAt, jobId: 'j1', stored: {} }).versions.tag?.occurredAt;
+    expect(recorded('2026-11-26T12:30:00+02:00')).toBe('2026-11-26T10:30:00.000Z');
+    expect(recorded('2026-11-26T10:30:00.5Z')).toBe('2026-11-26T10:30:00.500Z');
+    expect(recorded('2026-11-26T10:30:00.000Z')).toBe('2026-11-26T10:30:00.000Z');
+    // A day the month does not have is the instant Date.parse makes of it, written out.
+    expect(recorded('2026-02-31T00:00:00.000Z')).toBe('2026-03-03T00:00:00.000Z');
   });
 
   it('drops a field whose stored version comes from a later change as stale', () => {
@@ -137,5 +148,23 @@ describe('mergeFieldVersions', () => {
       c: version('z', T1, 'u'),
     };
     expect(mergeFieldVersions(stored, updates)).toEqual({ a: stored.a, b: updates.b, c: updates.c });
+  });
+});
+
+describe('compareInstants', () => {
+  it('orders instants in time, whether written as toISOString does or with an offset', () => {
+    const date = fc.date({ min: new Date(0), max: new Date(Date.UTC(9999, 0)), noInvalidDate: true });
+    fc.assert(
+      fc.property(date, date, fc.integer({ min: -14, max: 14 }), (a, b, offsetHours) => {
+        const expected = Math.sign(a.getTime() - b.getTime());
+        expect(Math.sign(compareInstants(a.toISOString(), b.toISOString()))).toBe(expected);
+        // The same instant `b`, written with a whole-hour offset instead of Z.
+        const shifted = new Date(b.getTime() + offsetHours * 3_600_000).toISOString().slice(0, 23);
+        const sign = offsetHours < 0 ? '-' : '+';
+        const offset = `${sign}${String(Math.abs(offsetHours)).padStart(2, '0')}:00`;
+        expect(Math.sign(compareInstants(a.toISOString(), `${shifted}${offset}`))).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
