@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { compileOnFirstUse } from '../compiled-schema.js';
+import { compileWhenHot } from '../compiled-schema.js';
 import { describeIssues, ValidationError } from '../errors.js';
 import { PACKAGE_VERSION } from '../version.js';
 import {
@@ -98,9 +98,9 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
 // free text is not, since a server may echo the submitted values back.
 const REASON_TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-// Every request validates its patch and its answer: zod's compiled fast path (built on first use).
-const patchSchema = compileOnFirstUse(ContactPatchSchema);
-const contactSchema = compileOnFirstUse(ContactSchema);
+// Every request validates its patch and its answer: zod's compiled fast path once hot.
+const patchSchema = compileWhenHot(ContactPatchSchema);
+const contactSchema = compileWhenHot(ContactSchema);
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

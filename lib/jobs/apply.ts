@@ -12,7 +12,7 @@ import {
   InvalidContactIdError,
 } from '../cleartalk/errors.js';
 import type { ContactPatch, CustomFieldValue } from '../cleartalk/schemas.js';
-import { compileOnFirstUse } from '../compiled-schema.js';
+import { compileWhenHot } from '../compiled-schema.js';
 import { describeIssues, SyncError, ValidationError } from '../errors.js';
 import { sha256Hex } from '../hash.js';
 import type { KeyedLock } from './keyed-lock.js';
@@ -124,8 +124,8 @@ const defaultSleep = (ms: number): Promise<void> => delay(ms);
 // Printable ASCII up to 1024 characters, as the client accepts for `Idempotency-Key`.
 const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
 
-// Parsed once per job: zod's compiled fast path (built on first use).
-const patchJobSchema = compileOnFirstUse(PatchJobSchema);
+// Parsed once per job: zod's compiled fast path once hot (lib/compiled-schema.ts).
+const patchJobSchema = compileWhenHot(PatchJobSchema);
 
 /**
  * The `Idempotency-Key` of one request for a job: the jobId (its hash when it cannot be a header),
