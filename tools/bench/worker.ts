@@ -11,7 +11,11 @@
  *   3. peak RSS of a fresh Node process running the esbuild bundle of handlers/apply-patches.ts
  *      on one 10-record batch against moto and the sandbox (target < 128 MB).
  *
+ *   A second in-memory comparison runs at the worker's own concurrency (WORKER_CONCURRENCY's
+ *   default, 8 jobs in flight per invocation): reported beside the target, not in place of it.
+ *
  * Options: --jobs 10000 --concurrency 16 --rounds 4 --warmup 300 --dynamo-jobs 1000 --skip-dynamo --skip-memory
+ *          --skip-worker-concurrency
  *          --json <file> (the figures for npm run bench)
  * Jobs carry no customField: a customField job adds a GET (the merge), which the raw loop would not make.
  */
@@ -29,6 +33,7 @@ import { build } from 'esbuild';
 import { createLinkStore, createMemoryLinkStore, type LinkStore } from '../../lib/aws/links.js';
 import { createMemoryStateStore, createStateStore, type StateStore } from '../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
+import { loadConfig } from '../../lib/config.js';
 import { applyPatchJob } from '../../lib/jobs/apply.js';
 import { createKeyedLock } from '../../lib/jobs/keyed-lock.js';
 import { localAwsEnv, startMoto } from '../local/moto.js';
@@ -52,11 +57,14 @@ const { values: args } = parseArgs({
     'dynamo-jobs': { type: 'string', default: '1000' },
     'skip-dynamo': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
+    'skip-worker-concurrency': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
 const JOBS = Number(args.jobs);
 const CONCURRENCY = Number(args.concurrency);
+// What the deployed worker runs per invocation unless configured otherwise.
+const WORKER_CONCURRENCY = loadConfig({}).WORKER_CONCURRENCY;
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
 const DYNAMO_JOBS = Number(args['dynamo-jobs']);
@@ -87,15 +95,15 @@ function change(side: string, round: number, index: number, run: string) {
 
 type Runner = (round: number, count: number) => Promise<void>;
 
-function createRawRunner(url: string, run: string): Runner {
+function createRawRunner(url: string, run: string, concurrency = CONCURRENCY): Runner {
   const send = createRawPatchSender({
     url,
     apiKey: API_KEY,
-    concurrency: CONCURRENCY,
+    concurrency,
     userAgent: USER_AGENT,
   });
   return (round, count) =>
-    runPool(count, CONCURRENCY, async (index) => {
+    runPool(count, concurrency, async (index) => {
       const { contactId, jobId, patch } = change('raw', round, index, run);
       await send(`/contacts/${contactId}`, jobId, JSON.stringify(patch));
     });
@@ -105,6 +113,7 @@ function createApplyRunner(
   url: string,
   stores: { state: StateStore; links: LinkStore },
   run: string,
+  concurrency = CONCURRENCY,
 ): Runner {
   const clearTalk = createClearTalkClient({
     baseUrl: url,
@@ -119,7 +128,7 @@ function createApplyRunner(
       deadlineMs: Date.now() + 3_600_000,
       lock: createKeyedLock(),
     };
-    await runPool(count, CONCURRENCY, async (index) => {
+    await runPool(count, concurrency, async (index) => {
       const body = JSON.stringify({ version: 1, source: 'bench', ...change('apply', round, index, run) });
       const outcome = await applyPatchJob(body, deps);
       if (outcome.kind !== 'applied') throw new Error(`apply: ${outcome.kind} ${JSON.stringify(outcome)}`);
@@ -127,7 +136,7 @@ function createApplyRunner(
   };
 }
 
-function createClientRunner(url: string, run: string): Runner {
+function createClientRunner(url: string, run: string, concurrency = CONCURRENCY): Runner {
   // The ClearTalk client alone (helper A's layer), to show which part of the gap is ours.
   const clearTalk = createClearTalkClient({
     baseUrl: url,
@@ -135,7 +144,7 @@ function createClientRunner(url: string, run: string): Runner {
     userAgent: USER_AGENT,
   });
   return (round, count) =>
-    runPool(count, CONCURRENCY, async (index) => {
+    runPool(count, concurrency, async (index) => {
       const { contactId, jobId, patch } = change('client', round, index, run);
       await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
     });
@@ -146,10 +155,16 @@ type Side = 'raw' | 'client' | 'apply';
 interface Comparison {
   label: string;
   jobs: number;
+  concurrency: number;
   perSecond: Record<Side, number>;
 }
 
-async function compare(label: string, jobs: number, runners: Record<Side, Runner>): Promise<Comparison> {
+async function compare(
+  label: string,
+  jobs: number,
+  runners: Record<Side, Runner>,
+  concurrency = CONCURRENCY,
+): Promise<Comparison> {
   const sides: Side[] = ['raw', 'client', 'apply'];
   for (const side of sides) await runners[side](-1, Math.min(WARMUP, jobs));
   const perRound = Math.ceil(jobs / ROUNDS);
@@ -168,6 +183,7 @@ async function compare(label: string, jobs: number, runners: Record<Side, Runner
   return {
     label,
     jobs: total,
+    concurrency,
     perSecond: { raw: rate('raw'), client: rate('client'), apply: rate('apply') },
   };
 }
@@ -175,7 +191,7 @@ async function compare(label: string, jobs: number, runners: Record<Side, Runner
 function print(c: Comparison, target: string): void {
   const { raw, client, apply } = c.perSecond;
   process.stdout.write(
-    `${c.label.padEnd(18)} jobs ${String(c.jobs).padStart(6)}  raw ${raw.toFixed(0).padStart(5)}/s  ` +
+    `${c.label.padEnd(18)} jobs ${String(c.jobs).padStart(6)}  concurrency ${String(c.concurrency).padStart(2)}  raw ${raw.toFixed(0).padStart(5)}/s  ` +
       `client ${client.toFixed(0).padStart(5)}/s  apply ${apply.toFixed(0).padStart(5)}/s  ` +
       `apply/raw ${(apply / raw).toFixed(3)} (${target})  apply/client ${(apply / client).toFixed(3)}\n`,
   );
@@ -271,7 +287,7 @@ async function main(): Promise<void> {
   // For `--json` (npm run bench's summary).
   const rows: BenchRow[] = [];
   const toRow = (c: Comparison, target: string, met?: boolean): BenchRow => ({
-    figure: `apply path throughput (${c.label}, ${c.jobs} jobs, concurrency ${CONCURRENCY})`,
+    figure: `apply path throughput (${c.label}, ${c.jobs} jobs, concurrency ${c.concurrency})`,
     value: c.perSecond.apply,
     unit: 'jobs/s',
     baseline: `raw node:http PATCH loop ${c.perSecond.raw.toFixed(0)} req/s (client alone ${c.perSecond.client.toFixed(0)}/s)`,
@@ -292,6 +308,26 @@ async function main(): Promise<void> {
       });
       print(memory, 'target >= 0.85');
       rows.push(toRow(memory, '>= 0.85x raw', memory.perSecond.apply / memory.perSecond.raw >= 0.85));
+      if (!args['skip-worker-concurrency'] && WORKER_CONCURRENCY !== CONCURRENCY) {
+        // The same comparison at the concurrency the deployed worker runs (reported, not the target).
+        const atWorker = await compare(
+          'in-memory state',
+          JOBS,
+          {
+            raw: createRawRunner(sandbox.url, `${run}w`, WORKER_CONCURRENCY),
+            client: createClientRunner(sandbox.url, `${run}w`, WORKER_CONCURRENCY),
+            apply: createApplyRunner(
+              sandbox.url,
+              { state: createMemoryStateStore(), links: createMemoryLinkStore() },
+              `${run}w`,
+              WORKER_CONCURRENCY,
+            ),
+          },
+          WORKER_CONCURRENCY,
+        );
+        print(atWorker, "reported: the worker's WORKER_CONCURRENCY default");
+        rows.push(toRow(atWorker, "reported (the worker's own concurrency)"));
+      }
     }
     const moto = await startMoto();
     Object.assign(process.env, localAwsEnv(moto.endpoint));
