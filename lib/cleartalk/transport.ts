@@ -79,52 +79,9 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
 
   function send(call: TransportRequest): Promise<TransportOutcome> {
     return new Promise<TransportOutcome>((resolve) => {
-      let settled = false;
-      let request: ClientRequest | undefined;
-      const finish = (outcome: TransportOutcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(outcome);
-      };
-      const fail = (error: unknown) => {
-        if (settled) return;
-        finish({ ok: false, error: toTransportError(error, request?.reusedSocket === true) });
-        // Frees the socket at once instead of leaving it to a server that misbehaves.
-        request?.destroy();
-      };
-      // A timer, not the socket's idle timeout: a server trickling the body one byte at a time
-      // never lets a socket go idle, and the attempt must still end before the Lambda's deadline.
-      const timer = setTimeout(() => {
-        fail(Object.assign(new Error(`timeout of ${call.timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' }));
-      }, call.timeoutMs);
-
-      const onResponse = (response: IncomingMessage) => {
-        const declared = Number(response.headers['content-length']);
-        if (declared > MAX_BODY_BYTES) return fail(tooLarge());
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_BYTES) fail(tooLarge());
-          else chunks.push(chunk);
-        });
-        response.on('end', () => {
-          let body: string;
-          try {
-            body = decodeBody(chunks, response.headers['content-encoding']);
-          } catch (error) {
-            return fail(error);
-          }
-          const retryAfter = response.headers['retry-after'];
-          finish({ ok: true, status: response.statusCode ?? 0, retryAfter, body });
-        });
-        // The connection broke mid-body: Node emits an ECONNRESET 'aborted' error here.
-        response.on('error', fail);
-      };
-
+      const exchange = new Exchange(resolve, call.timeoutMs);
       try {
-        request = makeRequest(
+        exchange.request = makeRequest(
           {
             agent,
             hostname,
@@ -133,18 +90,89 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
             method: call.method,
             headers: headerList(host, call),
           },
-          onResponse,
+          (response) => exchange.receive(response),
         );
       } catch (error) {
         // e.g. a header value Node refuses (ERR_INVALID_CHAR names the header, not the value).
-        return fail(error);
+        exchange.fail(error);
+        return;
       }
-      request.on('error', fail);
-      request.end(call.body);
+      exchange.request.on('error', (error) => exchange.fail(error));
+      exchange.request.end(call.body);
     });
   }
 
   return { send };
+}
+
+/**
+ * One request and its answer: settles its promise exactly once, with the answer or the failure.
+ * A class rather than closures per request: its methods are shared, so a request allocates one
+ * object and a few small listeners.
+ */
+class Exchange {
+  request: ClientRequest | undefined;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly resolve: (outcome: TransportOutcome) => void,
+    timeoutMs: number,
+  ) {
+    // A timer, not the socket's idle timeout: a server trickling the body one byte at a time
+    // never lets a socket go idle, and the attempt must still end before the Lambda's deadline.
+    this.timer = setTimeout(timeOut, timeoutMs, this, timeoutMs);
+  }
+
+  receive(response: IncomingMessage): void {
+    const declared = Number(response.headers['content-length']);
+    if (declared > MAX_BODY_BYTES) {
+      this.fail(tooLarge());
+      return;
+    }
+    response.on('data', (chunk: Buffer) => this.collect(chunk));
+    response.on('end', () => this.complete(response));
+    // The connection broke mid-body: Node emits an ECONNRESET 'aborted' error here.
+    response.on('error', (error) => this.fail(error));
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return;
+    this.finish({ ok: false, error: toTransportError(error, this.request?.reusedSocket === true) });
+    // Frees the socket at once instead of leaving it to a server that misbehaves.
+    this.request?.destroy();
+  }
+
+  private collect(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > MAX_BODY_BYTES) this.fail(tooLarge());
+    else this.chunks.push(chunk);
+  }
+
+  private complete(response: IncomingMessage): void {
+    let body: string;
+    try {
+      body = decodeBody(this.chunks, response.headers['content-encoding']);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    const retryAfter = response.headers['retry-after'];
+    this.finish({ ok: true, status: response.statusCode ?? 0, retryAfter, body });
+  }
+
+  private finish(outcome: TransportOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(outcome);
+  }
+}
+
+function timeOut(exchange: Exchange, timeoutMs: number): void {
+  exchange.fail(Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' }));
 }
 
 /**
