@@ -15,15 +15,17 @@ const optionalText = z
 // new one): building the chain nine times was a visible part of the cold start.
 const positiveIntBase = z.coerce.number().int().positive();
 const positiveInt = (fallback: number) => positiveIntBase.default(fallback);
+// Likewise one URL schema under the three URL variables.
+const url = z.url();
 
 export const ConfigSchema = z.object({
   // Contract (DESIGN.md "Environment").
-  CLEARTALK_BASE_URL: z.url().default('https://api.cleartalk.ai'),
+  CLEARTALK_BASE_URL: url.default('https://api.cleartalk.ai'),
   CLEARTALK_API_KEY_SECRET_ID: optionalText,
   TYPEFORM_WEBHOOK_SECRET_ID: optionalText,
   SHOPIFY_WEBHOOK_SECRET_ID: optionalText,
   TYPEFORM_API_TOKEN_SECRET_ID: optionalText,
-  TYPEFORM_API_BASE_URL: z.url().default('https://api.typeform.com'),
+  TYPEFORM_API_BASE_URL: url.default('https://api.typeform.com'),
   SHOPIFY_ADMIN_TOKEN_SECRET_ID: optionalText,
   // Empty means unset: serverless.yml passes '' when the stage has no shop (no Shopify backfill).
   SHOPIFY_SHOP_DOMAIN: optionalText.pipe(
@@ -32,7 +34,7 @@ export const ConfigSchema = z.object({
       .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be <shop>.myshopify.com')
       .optional(),
   ),
-  SHOPIFY_ADMIN_BASE_URL: z.url().optional(),
+  SHOPIFY_ADMIN_BASE_URL: url.optional(),
   PATCH_QUEUE_URL: optionalText,
   DEAD_LETTER_QUEUE_URL: optionalText,
   STATE_TABLE_NAME: optionalText,

@@ -15,12 +15,23 @@ import { ConfigError, describeIssues } from '../errors.js';
 export const FieldTargetSchema = z.enum([...CONTACT_STRING_FIELDS, 'skip']);
 export type FieldTarget = z.infer<typeof FieldTargetSchema>;
 
+// Cold start: this schema is built and run once per container, before the first request, so it
+// builds one instance per distinct shape (`optionalString`, `bool`, `optionalLabel`, ... shared
+// below) and writes the override shapes out instead of deriving them with `.partial()` (which
+// builds a throwaway object schema plus an optional wrapper per key). Same checks, messages and
+// types; 83 zod instances instead of 113 (docs/benchmarks.md, cold start).
+const optionalString = z.string().optional();
+const nonEmptyString = z.string().min(1);
+const bool = z.boolean();
+const optionalBool = bool.optional();
+
 // Every object may carry a "$comment" (JSON has no comments; the example file uses these).
-const comment = { $comment: z.string().optional() };
+const comment = { $comment: optionalString };
 
 const fieldRef = z.string().min(1, 'a field ref cannot be empty');
 const hiddenName = z.string().min(1, 'a hidden field name cannot be empty');
 const label = z.string().trim().min(1, 'cannot be empty');
+const optionalLabel = label.optional();
 // `null` in an override clears a value the defaults set.
 const clearableLabel = label.nullable().optional();
 const formId = z.string().regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits, e.g. lT4Z3j');
@@ -37,41 +48,43 @@ const DEFAULT_FIELD_MAP = {
   date_of_birth: 'dateOfBirth',
 } as const satisfies Record<string, FieldTarget>;
 
-const typeformSettingsShape = {
-  ...comment,
-  /** Field ref -> contact field; refs not listed go to `customField[ref]` when `copyUnmappedAnswers`. */
-  fieldMap: z.record(fieldRef, FieldTargetSchema),
-  /** The hidden field carrying the ClearTalk contact id. */
-  contactIdHiddenField: hiddenName,
-  /** Hidden fields copied into `customField` under their own name. */
-  hiddenFieldsToCustomField: z.array(hiddenName),
-  /** Whether answers without a fieldMap entry go into `customField[ref]`. */
-  copyUnmappedAnswers: z.boolean(),
-  /** Whether `form_response_partial` deliveries are mapped (otherwise answered `ignored`). */
-  partialResponses: z.boolean(),
-  /** Whether the form is ignored altogether. */
-  ignored: z.boolean(),
-  /** Whether the scheduled backfill reads this form's responses. */
-  backfill: z.boolean(),
-};
+/*
+ * Typeform settings, in the defaults (every key has a default) and in a form's override (every
+ * key optional; labels may be `null`):
+ * - fieldMap: field ref -> contact field; refs not listed go to `customField[ref]` when `copyUnmappedAnswers`.
+ * - contactIdHiddenField: the hidden field carrying the ClearTalk contact id.
+ * - hiddenFieldsToCustomField: hidden fields copied into `customField` under their own name.
+ * - copyUnmappedAnswers: whether answers without a fieldMap entry go into `customField[ref]`.
+ * - partialResponses: whether `form_response_partial` deliveries are mapped (otherwise answered `ignored`).
+ * - ignored: whether the form is ignored altogether.
+ * - backfill: whether the scheduled backfill reads this form's responses.
+ */
+const fieldMap = z.record(fieldRef, FieldTargetSchema);
+const hiddenFieldNames = z.array(hiddenName);
 
 const TypeformDefaultsSchema = z.strictObject({
-  ...typeformSettingsShape,
-  fieldMap: typeformSettingsShape.fieldMap.default(DEFAULT_FIELD_MAP),
+  ...comment,
+  fieldMap: fieldMap.default(DEFAULT_FIELD_MAP),
   contactIdHiddenField: hiddenName.default('contact_id'),
-  hiddenFieldsToCustomField: typeformSettingsShape.hiddenFieldsToCustomField.default([]),
-  copyUnmappedAnswers: z.boolean().default(true),
-  partialResponses: z.boolean().default(false),
-  ignored: z.boolean().default(false),
-  backfill: z.boolean().default(false),
-  listName: label.optional(),
-  tag: label.optional(),
-  contactSource: label.optional(),
+  hiddenFieldsToCustomField: hiddenFieldNames.default([]),
+  copyUnmappedAnswers: bool.default(true),
+  partialResponses: bool.default(false),
+  ignored: bool.default(false),
+  backfill: bool.default(false),
+  listName: optionalLabel,
+  tag: optionalLabel,
+  contactSource: optionalLabel,
 });
 
 const TypeformOverrideSchema = z.strictObject({
-  ...z.object(typeformSettingsShape).partial().shape,
   ...comment,
+  fieldMap: fieldMap.optional(),
+  contactIdHiddenField: hiddenName.optional(),
+  hiddenFieldsToCustomField: hiddenFieldNames.optional(),
+  copyUnmappedAnswers: optionalBool,
+  partialResponses: optionalBool,
+  ignored: optionalBool,
+  backfill: optionalBool,
   listName: clearableLabel,
   tag: clearableLabel,
   contactSource: clearableLabel,
@@ -79,30 +92,30 @@ const TypeformOverrideSchema = z.strictObject({
 
 const MetafieldRefSchema = z.strictObject({
   ...comment,
-  namespace: z.string().min(1),
-  key: z.string().min(1),
+  namespace: nonEmptyString,
+  key: nonEmptyString,
 });
 
-const shopifySettingsShape = {
-  ...comment,
-  /** Topics answered `ignored` instead of mapped. */
-  ignoreTopics: z.array(topic),
-  /** The customer metafield carrying the ClearTalk contact id. */
-  contactIdMetafield: MetafieldRefSchema,
-};
+/*
+ * Shopify settings, in the defaults and in a shop's override:
+ * - ignoreTopics: topics answered `ignored` instead of mapped.
+ * - contactIdMetafield: the customer metafield carrying the ClearTalk contact id.
+ */
+const topics = z.array(topic);
 
 const ShopifyDefaultsSchema = z.strictObject({
-  ...shopifySettingsShape,
-  ignoreTopics: shopifySettingsShape.ignoreTopics.default([]),
+  ...comment,
+  ignoreTopics: topics.default([]),
   contactIdMetafield: MetafieldRefSchema.default({ namespace: 'cleartalk', key: 'contact_id' }),
-  listName: label.optional(),
-  tag: label.optional(),
-  contactSource: label.optional(),
+  listName: optionalLabel,
+  tag: optionalLabel,
+  contactSource: optionalLabel,
 });
 
 const ShopifyOverrideSchema = z.strictObject({
-  ...z.object(shopifySettingsShape).partial().shape,
   ...comment,
+  ignoreTopics: topics.optional(),
+  contactIdMetafield: MetafieldRefSchema.optional(),
   listName: clearableLabel,
   tag: clearableLabel,
   contactSource: clearableLabel,
@@ -111,13 +124,13 @@ const ShopifyOverrideSchema = z.strictObject({
 const SourcePolicySchema = z.strictObject({
   ...comment,
   /** Whether the worker creates a contact (`POST /contacts`) when a job's match resolves to none. */
-  createIfUnresolved: z.boolean().default(false),
+  createIfUnresolved: bool.default(false),
 });
 
 /** The whole mapping file. Unknown keys are errors, so a typo does not silently fall back to a default. */
 export const MappingConfigSchema = z.strictObject({
   ...comment,
-  $schema: z.string().optional(),
+  $schema: optionalString,
   version: z.literal(1).default(1),
   typeform: z
     .strictObject({
@@ -137,7 +150,7 @@ export const MappingConfigSchema = z.strictObject({
     .strictObject({
       ...comment,
       defaults: SourcePolicySchema.prefault({}),
-      sources: z.record(z.string().min(1), SourcePolicySchema).default({}),
+      sources: z.record(nonEmptyString, SourcePolicySchema).default({}),
     })
     .prefault({}),
 });

@@ -4,12 +4,13 @@
  * `node` process, side by side with a reference bundle that only loads and constructs the AWS SDK
  * clients that function uses, built with the same esbuild options (serverless.yml
  * custom.esbuild). Runs alternate bundle/reference so machine noise hits both alike; medians.
- * Targets: bundle <= 400 KB minified; load time <= 1.3x the reference.
+ * Targets: bundle <= 400 KB minified; load time <= 1.3x the reference. Also printed, to read one
+ * run on a shared machine: the load average and, per function, the per-run spread.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
@@ -82,6 +83,12 @@ function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The p-quantile (0..1) of `values`, nearest rank. */
+function quantile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(p * (sorted.length - 1))))] as number;
+}
+
 /** Milliseconds to require() the file in a fresh node process (the runtime's view of init). */
 function measureLoad(file: string): Load {
   // CPU time (user + system) of the require: on a shared machine, wall time mostly measures the
@@ -132,6 +139,13 @@ interface Row {
   refMs: number;
   loadWallMs: number;
   refWallMs: number;
+  /**
+   * Spread, for reading a single run: bundle and reference of run i are loaded one right after
+   * the other, so their difference and ratio cancel most of what the neighbours do to both.
+   */
+  extraMs: number;
+  pairRatioQ1: number;
+  pairRatioQ3: number;
   heavy: string;
 }
 
@@ -193,6 +207,7 @@ async function main(): Promise<void> {
         heavy: heaviestModules(built.metafile as Metafile),
       });
     }
+    const loadBefore = loadavg()[0] ?? 0;
     // Warm the file-system cache once, then alternate bundle and reference.
     for (const p of prepared) {
       measureLoad(p.bundleFile);
@@ -213,6 +228,7 @@ async function main(): Promise<void> {
     }
     const rows: Row[] = prepared.map((p) => {
       const s = samples.get(p.fn.name) as Samples;
+      const pairRatios = s.bundle.map((b, i) => b.cpu / (s.ref[i] as Load).cpu);
       return {
         name: p.fn.name,
         zipBytes: p.zipBytes,
@@ -223,10 +239,13 @@ async function main(): Promise<void> {
         refMs: median(s.ref.map((x) => x.cpu)),
         loadWallMs: median(s.bundle.map((x) => x.wall)),
         refWallMs: median(s.ref.map((x) => x.wall)),
+        extraMs: median(s.bundle.map((b, i) => b.cpu - (s.ref[i] as Load).cpu)),
+        pairRatioQ1: quantile(pairRatios, 0.25),
+        pairRatioQ3: quantile(pairRatios, 0.75),
         heavy: p.heavy,
       };
     });
-    printReport(rows, runs, reused);
+    printReport(rows, runs, reused, [loadBefore, loadavg()[0] ?? 0]);
     // `--json`: the figures for npm run bench's summary.
     writeBenchJson(values.json, {
       benchmark: 'cold-start',
@@ -255,7 +274,7 @@ async function main(): Promise<void> {
   }
 }
 
-function printReport(rows: Row[], runs: number, reused: boolean): void {
+function printReport(rows: Row[], runs: number, reused: boolean, load: [number, number]): void {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   const lines = [
     `cold start: module load (require) in a fresh node ${process.version} process; CPU ms (user+system), median of ${runs} runs, bundle and reference alternated; wall ms in brackets`,
@@ -267,6 +286,13 @@ function printReport(rows: Row[], runs: number, reused: boolean): void {
       const ratio = row.loadMs / row.refMs;
       return `| ${row.name} | ${kb(row.zipBytes)} | ${kb(row.jsBytes)} | ${kb(row.refBytes)} | ${row.sdk.map((s) => s.replace('@aws-sdk/', '')).join(', ')} | ${row.loadMs.toFixed(1)} [${row.loadWallMs.toFixed(0)}] | ${row.refMs.toFixed(1)} [${row.refWallMs.toFixed(0)}] | ${ratio.toFixed(2)}x | ${row.jsBytes <= TARGET_BYTES ? 'yes' : 'NO'} | ${ratio <= TARGET_RATIO ? 'yes' : 'NO'} |`;
     }),
+    '',
+    `machine: ${cpus().length} CPUs, 1-minute load average ${load[0].toFixed(1)} before the runs, ${load[1].toFixed(1)} after (CPU times grow with the load; compare runs made under similar load)`,
+    'spread (bundle and reference of each run are loaded back to back): extra CPU ms = median of (bundle - reference) per run; per-run ratio, 1st-3rd quartile:',
+    ...rows.map(
+      (row) =>
+        `  ${row.name}: extra ${row.extraMs.toFixed(1)} ms; per-run ratio ${row.pairRatioQ1.toFixed(2)}-${row.pairRatioQ3.toFixed(2)}x`,
+    ),
     '',
     'heaviest packages per bundle (esbuild metafile, bytes in the minified output):',
     ...rows.map((row) => `  ${row.name}: ${row.heavy}`),
