@@ -36,7 +36,3 @@ export function compileWhenHot<T extends z.ZodType>(
     safeParse: (input) => current().safeParse(input),
   };
 }
-
-/** @deprecated the first name of {@link compileWhenHot} (renamed when it stopped compiling at once). */
-export const compileOnFirstUse = <T extends z.ZodType>(schema: T): CompiledSchema<T> =>
-  compileWhenHot(schema);

@@ -62,15 +62,15 @@ export function normaliseDate(raw: unknown): string | undefined {
     return undefined;
   }
   const [, year, month, day] = match as unknown as [string, string, string, string];
-  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
-  if (
-    date.getUTCFullYear() !== Number(year) ||
-    date.getUTCMonth() !== Number(month) - 1 ||
-    date.getUTCDate() !== Number(day)
-  ) {
-    return undefined;
-  }
+  if (!isCalendarDate(Number(year), Number(month), Number(day))) return undefined;
   return `${year}-${month}-${day}`;
+}
+
+/** Whether the day exists; the month-length table for 4-digit years, Date (its rules) below 1000. */
+function isCalendarDate(year: number, month: number, day: number): boolean {
+  if (year >= 1000) return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 const LOCAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?$/;
@@ -114,6 +114,47 @@ export function toUtcInstant(raw: string): string | undefined {
     if (day > daysInMonth(year, month)) return undefined;
     return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}Z`;
   }
+  let offsetMinutes = 0;
+  if (m[7] === undefined) {
+    const offsetHours = Number(m[9]);
+    const offsetMins = m[10] === undefined ? 0 : Number(m[10]);
+    if (offsetHours > 23 || offsetMins > 59) return undefined;
+    offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  // Years 1001-9998 (every real timestamp): shift by the offset in whole minutes and roll the
+  // day over by the month-length table; an offset is under a day, so at most one day moves.
+  // The edge years keep the Date path, which defines what crossing year 1000 or 9999 gives.
+  if (year > 1000 && year < 9999) {
+    if (day > daysInMonth(year, month)) return undefined;
+    let minutes = hour * 60 + minute - offsetMinutes;
+    let y = year;
+    let mo = month;
+    let d = day;
+    if (minutes < 0) {
+      minutes += 1440;
+      d -= 1;
+      if (d === 0) {
+        mo -= 1;
+        if (mo === 0) {
+          y -= 1;
+          mo = 12;
+        }
+        d = daysInMonth(y, mo);
+      }
+    } else if (minutes >= 1440) {
+      minutes -= 1440;
+      d += 1;
+      if (d > daysInMonth(y, mo)) {
+        mo += 1;
+        d = 1;
+        if (mo === 13) {
+          y += 1;
+          mo = 1;
+        }
+      }
+    }
+    return `${y}-${pad2(mo)}-${pad2(d)}T${pad2(Math.floor(minutes / 60))}:${pad2(minutes % 60)}:${m[6] ?? '00'}Z`;
+  }
   const local = Date.UTC(year, month - 1, day, hour, minute, second);
   // Date.UTC rolls 30 February over into March: reject instead.
   if (year >= 1000) {
@@ -122,16 +163,13 @@ export function toUtcInstant(raw: string): string | undefined {
     const check = new Date(local);
     if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return undefined;
   }
-  let offsetMinutes = 0;
-  if (m[7] === undefined) {
-    const offsetHours = Number(m[9]);
-    const offsetMins = m[10] === undefined ? 0 : Number(m[10]);
-    if (offsetHours > 23 || offsetMins > 59) return undefined;
-    offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
-  }
   const instant = new Date(local - offsetMinutes * 60_000);
   if (Number.isNaN(instant.getTime())) return undefined;
   return `${instant.toISOString().slice(0, 19)}Z`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;

@@ -23,6 +23,9 @@ import { parseArgs } from 'node:util';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createMemoryLinkStore } from '../../lib/aws/links.js';
 import type { SecretReader } from '../../lib/aws/secrets.js';
+import { toQueueEntry } from '../../lib/aws/sqs.js';
+import { compileWhenHot } from '../../lib/compiled-schema.js';
+import type { PatchJob } from '../../lib/jobs/patch-job.js';
 import { loadMappingConfig } from '../../lib/sources/mapping-config.js';
 import { mapShopifyOrder } from '../../lib/sources/shopify/mapper.js';
 import { ShopifyOrderFieldsSchema } from '../../lib/sources/shopify/schema.js';
@@ -107,10 +110,15 @@ const typeform = typeformBody();
 const order = readFileSync('test/fixtures/shopify/order.json', 'utf8').trimEnd();
 const typeformParsed = TypeformWebhookSchema.parse(JSON.parse(typeform));
 const orderParsed = ShopifyOrderFieldsSchema.parse(JSON.parse(order));
+// The parsers as the delivery paths run them (lib/webhooks/{typeform,shopify}.ts compile them).
+const typeformCompiled = compileWhenHot(TypeformWebhookSchema);
+const orderCompiled = compileWhenHot(ShopifyOrderFieldsSchema);
 // Built once, as the handlers build them once per container (module scope).
 const typeformDeps = { ...common, secretId: 'typeform' };
 const shopifyDeps = { ...common, secretId: 'shopify', links: createMemoryLinkStore() };
 const context = { config: common.mapping, defaultPhoneRegion: 'US', shop: 'bench.myshopify.com' };
+const typeformJob = jobOf(mapTypeformResponse(typeformParsed.form_response, context));
+const orderJob = jobOf(mapShopifyOrder(orderParsed, context));
 const cases: Case[] = [
   {
     name: `typeform form_response (${typeform.length} B)`,
@@ -121,7 +129,9 @@ const cases: Case[] = [
     stages: {
       'JSON.parse': () => JSON.parse(typeform),
       'zod schema': () => TypeformWebhookSchema.parse(JSON.parse(typeform)),
+      'zod schema compiled (as the pipeline runs it)': () => typeformCompiled.parse(JSON.parse(typeform)),
       mapper: () => mapTypeformResponse(typeformParsed.form_response, context),
+      'queue entry (JSON.stringify + dedup id)': () => toQueueEntry(typeformJob, '0'),
     },
   },
   {
@@ -133,10 +143,17 @@ const cases: Case[] = [
     stages: {
       'JSON.parse': () => JSON.parse(order),
       'zod schema': () => ShopifyOrderFieldsSchema.parse(JSON.parse(order)),
+      'zod schema compiled (as the pipeline runs it)': () => orderCompiled.parse(JSON.parse(order)),
       mapper: () => mapShopifyOrder(orderParsed, context),
+      'queue entry (JSON.stringify + dedup id)': () => toQueueEntry(orderJob, '0'),
     },
   },
 ];
+
+function jobOf(outcome: ReturnType<typeof mapShopifyOrder>): PatchJob {
+  if (outcome.kind !== 'job') throw new Error(`the bench fixture maps to nothing: ${outcome.reason}`);
+  return outcome.job;
+}
 
 let sink = 0;
 async function timePipeline(c: Case, n: number): Promise<number> {
@@ -252,18 +269,33 @@ function printTable(table: string[][]): void {
   for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  '));
 }
 
-// Where the time goes: each step timed alone, as a multiple of the same HMAC floor.
-console.log('\nbreakdown (µs/event, x HMAC floor; "zod schema" includes its JSON.parse):');
+// Where the time goes: each step timed alone, as a multiple of the same HMAC floor. Steps are
+// timed in the same rotated rounds as above and reported as medians: one pass per step swung by
+// 2-3x on the shared machine.
+console.log(
+  `\nbreakdown (µs/event, median of ${rounds} rotated rounds, x HMAC floor; both "zod schema" rows include their JSON.parse):`,
+);
 for (const c of cases) {
-  const floor = await timeHmac(c, iterations);
-  const parts = [`HMAC ${floor.toFixed(1)}`];
-  for (const [name, stage] of Object.entries(c.stages)) {
-    for (let i = 0; i < warmup; i++) stage();
-    const start = performance.now();
-    for (let i = 0; i < iterations; i++) stage();
-    const micros = ((performance.now() - start) * 1_000) / iterations;
-    parts.push(`${name} ${micros.toFixed(1)} (${(micros / floor).toFixed(1)}x)`);
+  const steps: Array<[string, () => unknown]> = [
+    ['HMAC', () => computeHmacBase64(c.rawBody, SECRET)],
+    ...Object.entries(c.stages),
+  ];
+  const times = steps.map(() => [] as number[]);
+  for (const [, step] of steps) for (let i = 0; i < warmup; i++) step();
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < steps.length; k++) {
+      const index = (round + k) % steps.length;
+      const step = steps[index]?.[1] ?? (() => undefined);
+      const start = performance.now();
+      for (let i = 0; i < iterations; i++) step();
+      times[index]?.push(((performance.now() - start) * 1_000) / iterations);
+    }
   }
+  const [floor = Number.NaN, ...rest] = times.map(median);
+  const parts = [`HMAC ${floor.toFixed(1)}`];
+  rest.forEach((micros, i) => {
+    parts.push(`${steps[i + 1]?.[0]} ${micros.toFixed(1)} (${(micros / floor).toFixed(1)}x)`);
+  });
   console.log(`  ${c.name}: ${parts.join(', ')}`);
 }
 console.log(`(jobs built: ${sent}; checksum ${sink % 10})`);

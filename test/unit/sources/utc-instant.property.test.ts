@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toUtcInstant } from '../../../lib/sources/normalise.js';
+import { normaliseDate, toUtcInstant } from '../../../lib/sources/normalise.js';
 
 // toUtcInstant skips Date for UTC input and checks month lengths by table; this reference is the
 // straightforward Date-based version it must agree with.
@@ -56,11 +56,82 @@ describe('toUtcInstant', () => {
     );
   });
 
+  it('agrees with the reference when an offset moves the instant into another day, month or year', () => {
+    const edge = fc
+      .tuple(
+        fc.constantFrom(999, 1000, 1001, 1900, 2023, 2024, 2100, 9998, 9999),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom(1, 28, 29, 30, 31),
+        fc.constantFrom(0, 1, 22, 23),
+        fc.constantFrom(0, 15, 59),
+        fc.constantFrom('+', '-'),
+        fc.integer({ min: 0, max: 23 }),
+        fc.constantFrom(0, 30, 45, 59),
+      )
+      .map(
+        ([y, mo, d, h, mi, sign, oh, om]) =>
+          `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:07${sign}${pad(oh)}:${pad(om)}`,
+      );
+    fc.assert(
+      fc.property(edge, (raw) => {
+        expect(toUtcInstant(raw)).toBe(referenceUtcInstant(raw));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(toUtcInstant('2026-12-31T23:30:00-01:00')).toBe('2027-01-01T00:30:00Z');
+    expect(toUtcInstant('2027-01-01T00:30:00+01:00')).toBe('2026-12-31T23:30:00Z');
+    expect(toUtcInstant('2024-03-01T00:10:00+00:30')).toBe('2024-02-29T23:40:00Z');
+  });
+
   it('rejects days a month does not have on the UTC fast path', () => {
     expect(toUtcInstant('2026-02-29T10:00:00Z')).toBeUndefined();
     expect(toUtcInstant('2024-02-29T10:00:00Z')).toBe('2024-02-29T10:00:00Z');
     expect(toUtcInstant('2100-02-29T10:00:00+00:00')).toBeUndefined();
     expect(toUtcInstant('2000-02-29T10:00:00-00:00')).toBe('2000-02-29T10:00:00Z');
     expect(toUtcInstant('2026-04-31T10:00:00Z')).toBeUndefined();
+  });
+});
+
+// normaliseDate checks the day by the month-length table for 4-digit years; this is the
+// Date-based check it replaced (the timestamp part is validated by toUtcInstant, tested above).
+function referenceNormaliseDate(raw: string): string | undefined {
+  const text = raw.trim();
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])/.exec(text);
+  if (!match) return undefined;
+  const local = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?$/;
+  if (text.length > 10 && referenceUtcInstant(text.replace(' ', 'T')) === undefined && !local.test(text)) {
+    return undefined;
+  }
+  const [, year, month, day] = match as unknown as [string, string, string, string];
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (
+    date.getUTCFullYear() !== Number(year) ||
+    date.getUTCMonth() !== Number(month) - 1 ||
+    date.getUTCDate() !== Number(day)
+  ) {
+    return undefined;
+  }
+  return `${year}-${month}-${day}`;
+}
+
+describe('normaliseDate', () => {
+  it('agrees with the Date-based reference on dates and timestamps', () => {
+    const date = fc
+      .tuple(
+        fc.oneof(
+          fc.integer({ min: 0, max: 9999 }),
+          fc.constantFrom(99, 100, 999, 1000, 1900, 2000, 2024, 2100),
+        ),
+        fc.integer({ min: 0, max: 13 }),
+        fc.integer({ min: 0, max: 32 }),
+        fc.constantFrom('', 'T10:00:00Z', 'T23:30:00-05:00', ' 10:00', 'T10:00:00', 'T25:00:00Z', 'x'),
+      )
+      .map(([y, mo, d, rest]) => `${pad(y, 4)}-${pad(mo)}-${pad(d)}${rest}`);
+    fc.assert(
+      fc.property(date, (raw) => {
+        expect(normaliseDate(raw)).toBe(referenceNormaliseDate(raw));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
