@@ -18,7 +18,7 @@ import { writeBenchJson } from './report.js';
  * concurrency) to the same sandbox in the same run. The sides take turns, alternating which
  * goes first round by round, so drift on a shared machine hits both alike.
  *
- * Options: --requests 10000 (per side) --concurrency 32 --rounds 4 --warmup 500
+ * Options: --requests 10000 (per side) --concurrency 32 --rounds 4 --warmup 2000
  *          --in-process (run the sandbox in this process instead of a child process)
  *          --json <file> (the figures for npm run bench)
  */
@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '4' },
-    warmup: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '2000' },
     'in-process': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
