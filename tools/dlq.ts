@@ -12,7 +12,6 @@
  * shows at most the first 10 messages of each group; `redrive` deletes what it sent back and so
  * reaches every message of a group, except those behind a message it skipped (run it again).
  */
-import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -32,6 +31,7 @@ import { type ClearTalkClient, createClearTalkClient } from '../lib/cleartalk/cl
 import type { Contact } from '../lib/cleartalk/schemas.js';
 import { loadConfig } from '../lib/config.js';
 import { ConfigError, SyncError } from '../lib/errors.js';
+import { sha256Hex } from '../lib/hash.js';
 import { parsePatchJob } from '../lib/jobs/apply.js';
 import { contactKey, type PatchJob } from '../lib/jobs/patch-job.js';
 import { planPatch } from '../lib/jobs/plan-patch.js';
@@ -196,7 +196,7 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
         QueueUrl: options.queueUrl,
         MessageBody: letter.body,
         MessageGroupId: contactKey(parsed.job),
-        MessageDeduplicationId: createHash('sha256').update(`redrive:${letter.messageId}`).digest('hex'),
+        MessageDeduplicationId: sha256Hex(`redrive:${letter.messageId}`),
       }),
     );
     await sqs.send(

@@ -13,7 +13,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'csv-parse/sync';
 import { createLinkStore, type LinkKeys, type LinkStore } from '../lib/aws/links.js';
-import { ContactIdSchema } from '../lib/cleartalk/schemas.js';
+import { isContactId } from '../lib/cleartalk/schemas.js';
 import { loadConfig } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { normaliseEmail, normalisePhone } from '../lib/sources/normalise.js';
@@ -63,8 +63,7 @@ export function parseLinksCsv(text: string, defaultPhoneRegion: string): { rows:
     const line = info.lines;
     const rowProblems: string[] = [];
     const contactId = record.contact_id ?? '';
-    if (!ContactIdSchema.safeParse(contactId).success)
-      rowProblems.push('contact_id is not a positive integer');
+    if (!isContactId(contactId)) rowProblems.push('contact_id is not a positive integer');
     const keys: { externalKey?: string; email?: string; phone?: string } = {};
     if (record.external_key) keys.externalKey = record.external_key;
     if (record.email) {

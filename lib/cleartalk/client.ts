@@ -94,6 +94,11 @@ export interface ClearTalkClient {
 const DEFAULT_USER_AGENT = `cleartalk-contact-sync/${PACKAGE_VERSION}`;
 // Printable ASCII only: Node refuses other header bytes, and a jobId is at most 1024 chars.
 const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
+
+/** Whether `key` can be sent as `Idempotency-Key` (1-1024 printable ASCII characters). */
+export function isIdempotencyKey(key: string): boolean {
+  return IDEMPOTENCY_KEY.test(key);
+}
 // A short machine token from an error body (`{"error":"invalid_email"}`) is safe to repeat;
 // free text is not, since a server may echo the submitted values back.
 const REASON_TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -283,7 +288,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
   }
 
   function checkIdempotencyKey(key: string | undefined): string | undefined {
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    if (key !== undefined && !isIdempotencyKey(key)) {
       throw new ValidationError(
         'the Idempotency-Key must be 1-1024 printable ASCII characters (hash longer or non-ASCII job ids)',
         { code: 'invalid-idempotency-key' },

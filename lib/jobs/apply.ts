@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LinkStore } from '../aws/links.js';
 import { type ContactVersions, recordAppliedJob, type StateStore } from '../aws/state-store.js';
-import type { ClearTalkClient } from '../cleartalk/client.js';
+import { type ClearTalkClient, isIdempotencyKey } from '../cleartalk/client.js';
 import {
   ClearTalkAuthError,
   ClearTalkError,
@@ -121,9 +121,6 @@ const LEASE_FIRST_BACKOFF_MS = 50;
 const LEASE_MAX_BACKOFF_MS = 500;
 const defaultSleep = (ms: number): Promise<void> => delay(ms);
 
-// Printable ASCII up to 1024 characters, as the client accepts for `Idempotency-Key`.
-const HEADER_SAFE = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
-
 // Parsed once per job: zod's compiled fast path once hot (lib/compiled-schema.ts).
 const patchJobSchema = compileWhenHot(PatchJobSchema);
 
@@ -139,7 +136,7 @@ export function idempotencyKeyFor(jobId: string, options: { prefix?: string; bod
   const prefix = options.prefix ?? '';
   const suffix = options.body === undefined ? '' : `#${bodyDigest(options.body)}`;
   const key = `${prefix}${jobId}${suffix}`;
-  return HEADER_SAFE.test(key) ? key : `${prefix}sha256:${sha256Hex(jobId)}${suffix}`;
+  return isIdempotencyKey(key) ? key : `${prefix}sha256:${sha256Hex(jobId)}${suffix}`;
 }
 
 /** 64 bits of SHA-256 over the body with object keys sorted, so equal bodies give equal digests. */

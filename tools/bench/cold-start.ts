@@ -17,7 +17,7 @@ import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
 import { ensurePackaged, listZipEntries, PROJECT_ROOT } from '../build/package.js';
 import { loadServerlessFunctions } from '../local/http-api.js';
-import { writeBenchJson } from './report.js';
+import { median, writeBenchJson } from './report.js';
 
 const TARGET_BYTES = 400 * 1024;
 const TARGET_RATIO = 1.3;
@@ -73,14 +73,6 @@ function deployedBuildOptions(): BuildOptions {
     metafile: true,
     logLevel: 'warning',
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** The p-quantile (0..1) of `values`, nearest rank. */

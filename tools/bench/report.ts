@@ -31,6 +31,16 @@ export interface BenchResult {
   readonly details?: unknown;
 }
 
+/** The median of `values` (NaN when empty): the benchmarks' statistic over rounds and runs. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** Writes a benchmark's rows to `file` (no-op without a file: `--json` not given). */
 export function writeBenchJson(file: string | undefined, result: BenchResult): void {
   if (!file) return;

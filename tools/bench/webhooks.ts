@@ -37,7 +37,7 @@ import type { WebhookLogger } from '../../lib/webhooks/pipeline.js';
 import { handleShopifyDelivery } from '../../lib/webhooks/shopify.js';
 import { handleTypeformDelivery } from '../../lib/webhooks/typeform.js';
 import { buildShopifyEvent, buildTypeformEvent } from '../local/webhook-events.js';
-import { type BenchRow, writeBenchJson } from './report.js';
+import { type BenchRow, median, writeBenchJson } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -180,12 +180,6 @@ async function timeHmacAndParse(c: Case, n: number): Promise<number> {
     sink += Object.keys(JSON.parse(c.text)).length;
   }
   return ((performance.now() - start) * 1_000) / n;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 console.log(

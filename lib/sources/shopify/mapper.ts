@@ -1,5 +1,5 @@
 import { isSupportedCountry } from 'libphonenumber-js/min';
-import { ContactIdSchema } from '../../cleartalk/contact-fields.js';
+import { isContactId } from '../../cleartalk/contact-fields.js';
 import {
   lookupShopifyShopSettings,
   type MappingConfig,
@@ -104,7 +104,7 @@ function collectCustomer(
   const metafield = customer.metafields?.find((m) => m.namespace === namespace && m.key === key);
   if (metafield && metafield.value !== null && metafield.value !== undefined && metafield.value !== '') {
     const id = String(metafield.value).trim();
-    if (ContactIdSchema.safeParse(id).success) draft.contactId = id;
+    if (isContactId(id)) draft.contactId = id;
     else
       draft.dropped.push({
         field: `metafields.${namespace}.${key}`,

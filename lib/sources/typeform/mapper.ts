@@ -1,4 +1,4 @@
-import { ContactIdSchema, type ContactStringField } from '../../cleartalk/contact-fields.js';
+import { type ContactStringField, isContactId } from '../../cleartalk/contact-fields.js';
 import type { CustomFieldValue } from '../../cleartalk/schemas.js';
 import { type FieldTarget, lookupTypeformFormSettings, type MappingConfig } from '../mapping-config.js';
 import { normaliseDate, normaliseEmail, normaliseName, normalisePhone, toUtcInstant } from '../normalise.js';
@@ -205,7 +205,7 @@ export function mapTypeformResponse(response: FormResponse, context: TypeformMap
   // Typeform sends a hidden field the link did not fill as an empty string: that is silence.
   const contactIdGiven = hiddenContactId !== undefined && hiddenContactId !== null && contactIdText !== '';
   if (contactIdGiven) {
-    if (contactIdText !== undefined && ContactIdSchema.safeParse(contactIdText).success) {
+    if (contactIdText !== undefined && isContactId(contactIdText)) {
       draft.contactId = contactIdText;
     } else {
       const field = `hidden.${settings.contactIdHiddenField}`;
