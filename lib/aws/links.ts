@@ -43,6 +43,39 @@ export interface LinkStore {
   removeShopLinks(shop: string): Promise<number>;
 }
 
+/**
+ * Claims on a new person's link keys while the worker creates their contact (`createIfUnresolved`).
+ * Apart from the link store because only the worker claims: the webhook functions, which also use
+ * links, need no `dynamodb:UpdateItem` (lib/aws/creation-claims.ts has the DynamoDB side).
+ */
+export interface CreationClaims {
+  /**
+   * Claims the creation of a contact for `match`: every key, in the order externalKey, email,
+   * phone, unless it is linked already or another owner holds a live claim on it. All or nothing:
+   * when a key is refused, the keys claimed so far are released. The worker claims before
+   * `POST /contacts`, so two jobs for one new person (e.g. a Shopify job keyed by external key and
+   * a Typeform job keyed by email, in different FIFO groups) cannot both create a contact.
+   * `putLinks` for the same keys ends the claim; an abandoned claim expires at `untilMs`.
+   */
+  claimCreation(match: LinkKeys, claim: CreationClaim): Promise<CreationClaimResult>;
+  /** Drops `owner`'s creation claims on `match`'s keys (no-op where it holds none). */
+  releaseCreation(match: LinkKeys, owner: string): Promise<void>;
+}
+
+/** Who is creating the contact for a person's keys, and until when (epoch ms). */
+export interface CreationClaim {
+  readonly owner: string;
+  readonly untilMs: number;
+}
+
+/**
+ * The answer to a creation claim: claimed; or refused because a key is linked by now (apply the
+ * job to `contactId`), or because another job is creating the contact (`contactId` undefined).
+ */
+export type CreationClaimResult =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly contactId?: string };
+
 /** The external key of a Shopify customer, as the Shopify mapper builds it (DESIGN.md). */
 export function shopifyCustomerKey(shop: string, customerId: string): string {
   return `shopify:${shop}:customer:${customerId}`;
@@ -64,6 +97,12 @@ export interface LinkKeys {
   readonly externalKey?: string | undefined;
   readonly email?: string | undefined;
   readonly phone?: string | undefined;
+}
+
+/** The keys of `match` in resolution order (externalKey, email, phone). */
+export function orderedLinkKeys(match: LinkKeys): ItemKey[] {
+  const keys = linkKeys(match);
+  return [keys.ext, keys.email, keys.phone].filter((key): key is ItemKey => key !== undefined);
 }
 
 function linkKeys(match: LinkKeys): { ext?: ItemKey; email?: ItemKey; phone?: ItemKey } {
@@ -231,9 +270,19 @@ export function createLinkStore(options: {
 }
 
 /** A link store in memory, with the same behaviour, for unit tests and benchmarks. */
-export function createMemoryLinkStore(): LinkStore & { size(): number } {
+export function createMemoryLinkStore(
+  options: {
+    /** The claim clock (epoch ms). @default Date.now */
+    now?: () => number;
+  } = {},
+): LinkStore & CreationClaims & { size(): number } {
+  const now = options.now ?? Date.now;
   const items = new Map<string, LinkItem>();
+  const claims = new Map<string, CreationClaim>();
   const keyOf = (key: ItemKey) => encodeKey(key);
+  const release = (key: string, owner: string) => {
+    if (claims.get(key)?.owner === owner) claims.delete(key);
+  };
   return {
     size: () => items.size,
     async resolve(match) {
@@ -257,6 +306,26 @@ export function createMemoryLinkStore(): LinkStore & { size(): number } {
         });
       }
       for (const key of personal) items.set(keyOf(key), { ...key, contactId, updatedAt });
+      // A link replaces the claim-only item, as the DynamoDB put does.
+      for (const key of orderedLinkKeys(match)) claims.delete(keyOf(key));
+    },
+    async claimCreation(match, claim) {
+      const claimed: string[] = [];
+      for (const key of orderedLinkKeys(match).map(keyOf)) {
+        const linked = items.get(key)?.contactId;
+        const held = claims.get(key);
+        if (linked === undefined && (!held || held.untilMs < now() || held.owner === claim.owner)) {
+          claims.set(key, { owner: claim.owner, untilMs: claim.untilMs });
+          claimed.push(key);
+          continue;
+        }
+        for (const done of claimed) release(done, claim.owner);
+        return linked === undefined ? { claimed: false } : { claimed: false, contactId: linked };
+      }
+      return { claimed: true };
+    },
+    async releaseCreation(match, owner) {
+      for (const key of orderedLinkKeys(match)) release(keyOf(key), owner);
     },
     async removeCustomerLinks(shop, customerId, extra = {}) {
       const ext = externalLinkKey(shopifyCustomerKey(shop, customerId));

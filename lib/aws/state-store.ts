@@ -154,7 +154,7 @@ function toContactVersions(item: StoredContact | undefined): ContactVersions {
 }
 
 /** True when a conditional write lost its race. */
-function isConditionFailure(error: unknown): boolean {
+export function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string }).name === 'ConditionalCheckFailedException';
 }
 

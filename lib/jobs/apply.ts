@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { LinkStore } from '../aws/links.js';
+import type { CreationClaims, LinkKeys, LinkStore } from '../aws/links.js';
 import { type ContactVersions, recordAppliedJob, type StateStore } from '../aws/state-store.js';
 import { type ClearTalkClient, isIdempotencyKey } from '../cleartalk/client.js';
 import {
@@ -87,7 +87,8 @@ export type ApplyOutcome =
 export interface ApplyDeps {
   readonly clearTalk: Pick<ClearTalkClient, 'updateContact' | 'getContact' | 'createContact'>;
   readonly state: StateStore;
-  readonly links: Pick<LinkStore, 'resolve' | 'putLinks'>;
+  /** Claims on the clock of `deadlineMs`: they expire at deadline + margin. */
+  readonly links: Pick<LinkStore, 'resolve' | 'putLinks'> & CreationClaims;
   /** The source's policy (from the mapping configuration's `sourcePolicy`). */
   readonly policy: (source: string) => { createIfUnresolved: boolean };
   /** Absolute epoch ms (on the ClearTalk client's clock) by which requests must end. */
@@ -230,15 +231,25 @@ export async function applyPatchJob(body: string, deps: ApplyDeps): Promise<Appl
       if (job.match) contactId = await deps.links.resolve(job.match);
       if (contactId === undefined) return await handleUnresolved(job, ref, deps);
     }
-    const leased = { ...ref, contactId };
     // With a contactId in the job, the ledger is read together with the versions (one round trip).
-    const checkLedger = job.contactId !== undefined;
-    return await (deps.lock
-      ? deps.lock.run(contactId, () => applyToContact(job, leased, deps, checkLedger))
-      : applyToContact(job, leased, deps, checkLedger));
+    return await applyResolved(job, ref, contactId, deps, job.contactId !== undefined);
   } catch (error) {
     return toFailureOutcome(ref, error);
   }
+}
+
+/** Applies the job to `contactId`, one job per contact at a time within the invocation. */
+function applyResolved(
+  job: PatchJob,
+  ref: JobRef,
+  contactId: string,
+  deps: ApplyDeps,
+  checkLedger: boolean,
+): Promise<ApplyOutcome> {
+  const leased = { ...ref, contactId };
+  return deps.lock
+    ? deps.lock.run(contactId, () => applyToContact(job, leased, deps, checkLedger))
+    : applyToContact(job, leased, deps, checkLedger);
 }
 
 async function applyToContact(
@@ -383,15 +394,38 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
       clearTalk: 'not-called',
     };
   }
-  const contact = await deps.clearTalk.createContact(job.patch, {
-    idempotencyKey: idempotencyKeyFor(job.jobId, { prefix: 'create:' }),
-    deadlineMs: deps.deadlineMs,
-  });
-  const contactId = String(contact.id);
+  // Claim the person's keys first: another job for the same new person (another FIFO group, say
+  // keyed by email where this one is keyed by external key) must not create a second contact.
+  const owner = (deps.lease?.newOwner ?? randomUUID)();
+  const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
+  const claim = await deps.links.claimCreation(job.match, { owner, untilMs });
+  if (!claim.claimed) {
+    // Linked since the lookup: an ordinary update of that contact (the ledger was checked).
+    if (claim.contactId !== undefined) return await applyResolved(job, ref, claim.contactId, deps, false);
+    return {
+      kind: 'retry',
+      job: ref,
+      code: CONTACT_BUSY,
+      message: `another job is creating the contact for the job's ${matchKinds(job)}; handed back`,
+      error: undefined,
+      clearTalk: 'not-called',
+    };
+  }
+  let contactId: string;
+  try {
+    const contact = await deps.clearTalk.createContact(job.patch, {
+      idempotencyKey: idempotencyKeyFor(job.jobId, { prefix: 'create:' }),
+      deadlineMs: deps.deadlineMs,
+    });
+    contactId = String(contact.id);
+    // Link first (which also ends the claim): should the ledger write fail, the redelivery
+    // resolves to this contact instead of creating another one.
+    await deps.links.putLinks(contactId, job.match);
+  } catch (error) {
+    await releaseCreation(deps, job.match, owner);
+    throw error;
+  }
   const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
-  // Link first: should the ledger write fail, the redelivery resolves to this contact instead of
-  // creating another one.
-  await deps.links.putLinks(contactId, job.match);
   await recordAppliedJob(deps.state, {
     jobId: job.jobId,
     contactId,
@@ -406,6 +440,15 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
     created: true,
     clearTalk: 'answered',
   };
+}
+
+/** Gives a creation claim back; a failure is left to the claim's expiry (the outcome stands). */
+async function releaseCreation(deps: ApplyDeps, match: LinkKeys, owner: string): Promise<void> {
+  try {
+    await deps.links.releaseCreation(match, owner);
+  } catch {
+    // The claim expires by itself at deadline + margin.
+  }
 }
 
 /** The contact's current custom fields with the patch's keys on top, keys sorted (stable bodies). */

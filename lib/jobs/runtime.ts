@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createCreationClaims } from '../aws/creation-claims.js';
 import { createLinkStore } from '../aws/links.js';
 import { createSecretCache } from '../aws/secrets.js';
 import { createStateStore } from '../aws/state-store.js';
@@ -61,7 +62,10 @@ export function createApplyPatchesRuntime(env: Record<string, string | undefined
   const worker = createPatchWorker({
     clearTalk,
     state: createStateStore({ client: doc, tableName: config.STATE_TABLE_NAME }),
-    links: createLinkStore({ client: doc, tableName: config.STATE_TABLE_NAME }),
+    links: {
+      ...createLinkStore({ client: doc, tableName: config.STATE_TABLE_NAME }),
+      ...createCreationClaims({ client: doc, tableName: config.STATE_TABLE_NAME }),
+    },
     policy: (source) => sourcePolicy(mappings, source),
     sqs: new SQSClient({}),
     deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,

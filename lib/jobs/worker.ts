@@ -2,7 +2,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { LinkStore } from '../aws/links.js';
 import { sendDeadLetter } from '../aws/sqs.js';
 import type { StateStore } from '../aws/state-store.js';
 import { type ApplyDeps, applyPatchJob, type ContactLeaseOptions } from './apply.js';
@@ -18,7 +17,7 @@ import { createKeyedLock } from './keyed-lock.js';
 export interface PatchWorkerDeps {
   readonly clearTalk: ApplyDeps['clearTalk'];
   readonly state: StateStore;
-  readonly links: Pick<LinkStore, 'resolve' | 'putLinks'>;
+  readonly links: ApplyDeps['links'];
   readonly policy: ApplyDeps['policy'];
   readonly sqs: Pick<SQSClient, 'send'>;
   readonly deadLetterQueueUrl: string;

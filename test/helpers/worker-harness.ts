@@ -16,6 +16,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterEach } from 'vitest';
+import { createCreationClaims } from '../../lib/aws/creation-claims.js';
 import { createLinkStore } from '../../lib/aws/links.js';
 import { createSecretCache } from '../../lib/aws/secrets.js';
 import { enqueuePatchJobs } from '../../lib/aws/sqs.js';
@@ -135,7 +136,11 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
         random: () => 0.5,
       }),
       state: createStateStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
-      links: createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME }),
+      links: {
+        ...createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME }),
+        // The creation claims expire on the clock of the deadline, as the leases do.
+        ...createCreationClaims({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
+      },
       policy: () => ({ createIfUnresolved: options.createIfUnresolved ?? false }),
       sqs,
       deadLetterQueueUrl: stack.DEAD_LETTER_QUEUE_URL,

@@ -30,11 +30,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { build } from 'esbuild';
-import { createLinkStore, createMemoryLinkStore, type LinkStore } from '../../lib/aws/links.js';
+import { createCreationClaims } from '../../lib/aws/creation-claims.js';
+import { createLinkStore, createMemoryLinkStore } from '../../lib/aws/links.js';
 import { createMemoryStateStore, createStateStore, type StateStore } from '../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
 import { loadConfig } from '../../lib/config.js';
-import { applyPatchJob } from '../../lib/jobs/apply.js';
+import { type ApplyDeps, applyPatchJob } from '../../lib/jobs/apply.js';
 import { createKeyedLock } from '../../lib/jobs/keyed-lock.js';
 import { localAwsEnv, startMoto } from '../local/moto.js';
 import { provisionStack } from '../provision.js';
@@ -111,7 +112,7 @@ function createRawRunner(url: string, run: string, concurrency = CONCURRENCY): R
 
 function createApplyRunner(
   url: string,
-  stores: { state: StateStore; links: LinkStore },
+  stores: { state: StateStore; links: ApplyDeps['links'] },
   run: string,
   concurrency = CONCURRENCY,
 ): Runner {
@@ -339,7 +340,10 @@ async function main(): Promise<void> {
         });
         const stores = {
           state: createStateStore({ client: doc, tableName: STATE_TABLE_NAME }),
-          links: createLinkStore({ client: doc, tableName: STATE_TABLE_NAME }),
+          links: {
+            ...createLinkStore({ client: doc, tableName: STATE_TABLE_NAME }),
+            ...createCreationClaims({ client: doc, tableName: STATE_TABLE_NAME }),
+          },
         };
         const dynamo = await compare('DynamoDB on moto', DYNAMO_JOBS, {
           raw: createRawRunner(sandbox.url, `${run}d`),

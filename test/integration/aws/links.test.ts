@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createCreationClaims } from '../../../lib/aws/creation-claims.js';
 import {
+  type CreationClaims,
   createLinkStore,
   createMemoryLinkStore,
   type LinkStore,
@@ -101,6 +103,94 @@ describe.each(stores)('link store (%s)', (_name, makeStore) => {
       expect(await store.resolve({ email: `${i}-${id}@x.io` })).toBeUndefined();
     }
     expect(await store.resolve({ externalKey: shopifyCustomerKey(other, '1') })).toBe('999');
+  });
+});
+
+const clockedStores: Array<[string, (now: () => number) => LinkStore & CreationClaims]> = [
+  [
+    'DynamoDB on moto',
+    (now) => ({
+      ...createLinkStore({ client, tableName }),
+      ...createCreationClaims({ client, tableName, now }),
+    }),
+  ],
+  ['memory', (now) => createMemoryLinkStore({ now })],
+];
+
+describe.each(clockedStores)('creation claims (%s)', (_name, makeStore) => {
+  const person = () => {
+    const id = randomUUID();
+    return {
+      externalKey: shopifyCustomerKey(shop(), id.slice(0, 8)),
+      email: `${id}@example.com`,
+      phone: `+1555${String(Number.parseInt(id.slice(0, 6), 16) % 1e7).padStart(7, '0')}`,
+    };
+  };
+
+  it('lets one owner claim a new person, refuses others while the claim lives, and is invisible to resolve', async () => {
+    let t = 1_000_000;
+    const store = makeStore(() => t);
+    const match = person();
+    expect(await store.claimCreation(match, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: true });
+    // Claiming again as the same owner (a retried call) succeeds.
+    expect(await store.claimCreation(match, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: true });
+    // Any overlap is refused: here only the email is shared.
+    expect(await store.claimCreation({ email: match.email }, { owner: 'b', untilMs: t + 10_000 })).toEqual({
+      claimed: false,
+    });
+    expect(await store.resolve(match)).toBeUndefined();
+    t += 10_001;
+    // Expired (its job died): taken over.
+    expect(await store.claimCreation({ email: match.email }, { owner: 'b', untilMs: t + 10_000 })).toEqual({
+      claimed: true,
+    });
+  });
+
+  it('answers with the contact id once the keys are linked, and links end the claim', async () => {
+    const t = 2_000_000;
+    const store = makeStore(() => t);
+    const match = person();
+    expect(await store.claimCreation(match, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: true });
+    await store.putLinks('501', match);
+    expect(await store.resolve({ phone: match.phone, email: match.email })).toBe('501');
+    expect(await store.claimCreation(match, { owner: 'b', untilMs: t + 10_000 })).toEqual({
+      claimed: false,
+      contactId: '501',
+    });
+    // Linked keys are never claimed again, not even by the owner that linked them.
+    expect(await store.claimCreation({ email: match.email }, { owner: 'a', untilMs: t + 10_000 })).toEqual({
+      claimed: false,
+      contactId: '501',
+    });
+  });
+
+  it('claims all or nothing: a refused key gives back the keys claimed before it', async () => {
+    const t = 3_000_000;
+    const store = makeStore(() => t);
+    const match = person();
+    // Another job holds the phone (claimed last in order externalKey, email, phone).
+    expect(await store.claimCreation({ phone: match.phone }, { owner: 'b', untilMs: t + 10_000 })).toEqual({
+      claimed: true,
+    });
+    expect(await store.claimCreation(match, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: false });
+    // So the external key and email are free for a third owner.
+    expect(
+      await store.claimCreation(
+        { externalKey: match.externalKey, email: match.email },
+        { owner: 'c', untilMs: t + 10_000 },
+      ),
+    ).toEqual({ claimed: true });
+  });
+
+  it('releases only its own claims', async () => {
+    const t = 4_000_000;
+    const store = makeStore(() => t);
+    const match = person();
+    expect(await store.claimCreation(match, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: true });
+    await store.releaseCreation(match, 'b');
+    expect(await store.claimCreation(match, { owner: 'b', untilMs: t + 10_000 })).toEqual({ claimed: false });
+    await store.releaseCreation(match, 'a');
+    expect(await store.claimCreation(match, { owner: 'b', untilMs: t + 10_000 })).toEqual({ claimed: true });
   });
 });
 

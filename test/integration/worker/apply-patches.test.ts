@@ -177,6 +177,29 @@ describe('apply-patches worker (moto + sandbox)', () => {
     );
   });
 
+  it('creates one contact for one new person reached through two groups in one batch, and applies both jobs to it', async () => {
+    const h = await setup({ createIfUnresolved: true });
+    const email = `new-${Date.now()}@example.com`;
+    const { contactId: _a, ...shopify } = buildJob({
+      jobId: 'shopify:s.myshopify.com:customers/create:9:1',
+      source: 'shopify',
+      patch: { firstName: 'Grace' },
+      match: { externalKey: 'shopify:s.myshopify.com:customer:9', email },
+    });
+    const { contactId: _b, ...typeform } = buildJob({
+      jobId: 'typeform:form1:tok-new',
+      patch: { lastName: 'Hopper' },
+      match: { email },
+    });
+    // Two FIFO groups (external key, email): one batch runs them side by side.
+    await h.send(shopify, typeform);
+    await h.drain();
+    expect(h.sandbox.requests().filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(h.sandbox.contacts()).toHaveLength(1);
+    expect(h.sandbox.contacts()[0]).toMatchObject({ firstName: 'Grace', lastName: 'Hopper' });
+    expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
+  });
+
   it('respects the deadline under persistent 503s', async () => {
     const h = await setup({ maxAttempts: 50 });
     h.sandbox.seed([{ id: 1 }]);

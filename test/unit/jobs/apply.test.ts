@@ -163,6 +163,92 @@ describe('applyPatchJob', () => {
     expect(await links.resolve({ email: 'NEW@example.com' })).toBe('500');
   });
 
+  it('creates one contact for one new person reached through two groups at once; the other job is handed back, then updates it', async () => {
+    const { clearTalk, links, deps } = setup({ createIfUnresolved: true });
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    // A Shopify job keyed by external key and a Typeform job keyed by email, for one person.
+    const shopify = JSON.stringify({
+      ...rest,
+      jobId: 'shopify:s:customers/create:1',
+      source: 'shopify',
+      patch: { firstName: 'Ada' },
+      match: { externalKey: 'shopify:s.myshopify.com:customer:1', email: 'ada@example.com' },
+    });
+    const typeform = JSON.stringify({
+      ...rest,
+      jobId: 'typeform:form1:tok9',
+      patch: { lastName: 'Lovelace' },
+      occurredAt: '2026-11-26T11:00:00Z',
+      match: { email: 'ADA@example.com' },
+    });
+    const [first, second] = await Promise.all([applyPatchJob(shopify, deps), applyPatchJob(typeform, deps)]);
+    expect(first).toMatchObject({ kind: 'applied', created: true, job: { contactId: '500' } });
+    expect(second).toMatchObject({ kind: 'retry', code: 'contact-busy', clearTalk: 'not-called' });
+    expect(second.kind === 'retry' && second.message).toMatch(
+      /another job is creating the contact for the job's email/,
+    );
+    expect(clearTalk.calls.map((c) => c.method)).toEqual(['POST']);
+
+    // The redelivery finds the link the first job stored.
+    expect(await applyPatchJob(typeform, deps)).toMatchObject({
+      kind: 'applied',
+      created: false,
+      job: { contactId: '500' },
+    });
+    expect(clearTalk.calls.map((c) => `${c.method} ${c.id ?? ''}`)).toEqual(['POST ', 'PATCH 500']);
+    expect(clearTalk.contacts.get('500')).toMatchObject({ firstName: 'Ada', lastName: 'Lovelace' });
+    expect(await links.resolve({ email: 'ada@example.com' })).toBe('500');
+  });
+
+  it('updates the contact another job linked while this one was looking, instead of creating one', async () => {
+    const { clearTalk, links, deps } = setup({ createIfUnresolved: true });
+    clearTalk.seed(42);
+    // The link appears between this job's lookup and its claim.
+    const racing = {
+      ...deps,
+      links: {
+        ...links,
+        resolve: links.resolve,
+        putLinks: links.putLinks,
+        releaseCreation: links.releaseCreation,
+        async claimCreation(
+          match: Parameters<typeof links.claimCreation>[0],
+          claim: Parameters<typeof links.claimCreation>[1],
+        ) {
+          await links.putLinks('42', { email: 'late@example.com' });
+          return links.claimCreation(match, claim);
+        },
+      },
+    };
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const body = JSON.stringify({ ...rest, match: { email: 'late@example.com' } });
+    expect(await applyPatchJob(body, racing)).toMatchObject({
+      kind: 'applied',
+      created: false,
+      job: { contactId: '42' },
+    });
+    expect(clearTalk.calls.map((c) => `${c.method} ${c.id ?? ''}`)).toEqual(['PATCH 42']);
+  });
+
+  it('gives the creation claim back when the POST fails, so a retry can create the contact', async () => {
+    const { clearTalk, links, deps } = setup({ createIfUnresolved: true });
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const body = JSON.stringify({ ...rest, match: { email: 'retry@example.com', phone: '+15550001111' } });
+    clearTalk.failWith(new ClearTalkRetryableError('503s', { code: 'retries-exhausted', status: 503 }));
+    expect(await applyPatchJob(body, deps)).toMatchObject({ kind: 'retry', code: 'retries-exhausted' });
+    // Another owner can claim at once: nothing was left behind.
+    expect(
+      await links.claimCreation(
+        { email: 'retry@example.com', phone: '+15550001111' },
+        { owner: 'other', untilMs: Date.now() + 60_000 },
+      ),
+    ).toEqual({ claimed: true });
+    await links.releaseCreation({ email: 'retry@example.com', phone: '+15550001111' }, 'other');
+    clearTalk.failWith(undefined);
+    expect(await applyPatchJob(body, deps)).toMatchObject({ kind: 'applied', created: true });
+    expect(await links.resolve({ phone: '+15550001111' })).toBe('500');
+  });
+
   it('merges custom fields into the contact’s current ones, keys sorted', async () => {
     const { clearTalk, deps } = setup();
     clearTalk.seed(7, { customField: { zeta: 'kept', plan: 'free' } });
