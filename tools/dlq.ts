@@ -1,12 +1,17 @@
 /**
- * `npm run dlq -- list | show <messageId> | redrive [--dry-run] [--reason <code>] [--show-values]`
+ * `npm run dlq -- list | show <messageId> [--show-values] | redrive [--dry-run] [--reason <code>] [--show-values]`
  *
  * Inspects the dead-letter queue and sends dead letters back to the patch queue. Uses the
  * contract variables (DEAD_LETTER_QUEUE_URL, PATCH_QUEUE_URL; for `--dry-run` also
  * STATE_TABLE_NAME, CLEARTALK_API_KEY_SECRET_ID, CLEARTALK_BASE_URL) and the AWS SDK's own
  * settings. `--dry-run` prints, per message, the field-level diff the worker would apply now:
- * field names with markers (`+` new, `~` changed, `=` already so, `-` dropped as stale/no-op);
- * values only with `--show-values`, because terminal output tends to end up in tickets.
+ * field names with markers (`+` new, `~` changed, `=` already so, `-` dropped as stale/no-op).
+ * Contact values (emails, phones, names, every value in `patch` and `match`) are printed only
+ * with `--show-values`, because terminal output tends to end up in tickets: without it `show`
+ * prints the job with each value replaced by its length (ids, jobId, source, occurredAt, field
+ * names and `match.externalKey`, an id, stay), and the message group only when it is an id (for
+ * a job matched by email it is the email). Exit codes: 0 done, 1 failed (unknown message id, a
+ * configuration problem, an AWS error), 2 bad usage.
  *
  * SQS FIFO hides the rest of a message group while one of its messages is in flight, so `list`
  * shows at most the first 10 messages of each group; `redrive` deletes what it sent back and so
@@ -274,25 +279,100 @@ function parseFlags(args: readonly string[]) {
     showValues: false,
     reason: undefined as string | undefined,
     rest: [] as string[],
+    problems: [] as string[],
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? '';
     if (arg === '--dry-run') flags.dryRun = true;
     else if (arg === '--show-values') flags.showValues = true;
-    else if (arg === '--reason') flags.reason = args[++i];
-    else if (arg.startsWith('--reason=')) flags.reason = arg.slice('--reason='.length);
-    else if (arg.startsWith('--')) throw new ConfigError([`unknown option ${arg}`]);
+    else if (arg === '--reason' || arg.startsWith('--reason=')) {
+      const value = arg === '--reason' ? args[++i] : arg.slice('--reason='.length);
+      // Without this check `redrive --reason` (value forgotten) would redrive every reason.
+      if (!value || value.startsWith('--')) flags.problems.push('--reason needs a dead-letter reason code');
+      else flags.reason = value;
+    } else if (arg.startsWith('--')) flags.problems.push(`unknown option ${arg}`);
     else flags.rest.push(arg);
   }
   return flags;
 }
 
 const USAGE =
-  'usage: npm run dlq -- list | show <messageId> | redrive [--dry-run] [--reason <code>] [--show-values]';
+  'usage: npm run dlq -- list | show <messageId> [--show-values] | redrive [--dry-run] [--reason <code>] [--show-values]';
+
+const HIDDEN_HINT = '(contact values hidden; --show-values prints them)';
+
+/** A stand-in for a contact value that gives its length, not its content (pure). */
+export function redactValue(value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  if (typeof value === 'string') return `[hidden, ${value.length} chars]`;
+  // true/false differ in length, so a boolean gets no length.
+  if (typeof value === 'boolean') return '[hidden boolean]';
+  if (typeof value === 'number') return `[hidden number, ${String(value).length} chars]`;
+  return `[hidden ${typeof value}]`;
+}
+
+/**
+ * The job with every contact value in `patch` (custom fields included) and `match` replaced by
+ * `redactValue`; ids, jobId, source, occurredAt, field names and `match.externalKey` stay (pure).
+ */
+export function redactPatchJob(job: PatchJob): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(job.patch)) {
+    patch[field] =
+      field === 'customField' && value !== null && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).map(([key, custom]) => [key, redactValue(custom)]))
+        : redactValue(value);
+  }
+  const { match } = job;
+  return {
+    ...job,
+    ...(match
+      ? {
+          match: Object.fromEntries(
+            Object.entries(match).map(([key, value]) => [
+              key,
+              key === 'externalKey' ? value : redactValue(value),
+            ]),
+          ),
+        }
+      : {}),
+    patch,
+  };
+}
+
+/**
+ * What `show` prints for a dead letter: its attributes, then the job. Without `showValues`
+ * the job's contact values are hidden (`redactPatchJob`), the message group is printed only
+ * when it is the job's contact id or external key (else it may be an email), and a body that
+ * is not a valid PatchJob is reduced to its length and the parse problem (pure).
+ */
+export function formatDeadLetter(letter: DeadLetter, options: { showValues?: boolean } = {}): string[] {
+  const { receiptHandle: _handle, body, ...attributes } = letter;
+  const parsed = parsePatchJob(body);
+  if (options.showValues) {
+    return [JSON.stringify(attributes, null, 2), parsed.ok ? JSON.stringify(parsed.job, null, 2) : body];
+  }
+  const ids = parsed.ok ? [parsed.job.contactId, parsed.job.match?.externalKey] : [];
+  const groupId =
+    attributes.groupId === undefined || ids.includes(attributes.groupId)
+      ? attributes.groupId
+      : redactValue(attributes.groupId);
+  return [
+    JSON.stringify({ ...attributes, groupId }, null, 2),
+    parsed.ok
+      ? JSON.stringify(redactPatchJob(parsed.job), null, 2)
+      : `body: ${body.length} chars, ${parsed.message}`,
+    HIDDEN_HINT,
+  ];
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv;
   const flags = parseFlags(args);
+  if (flags.problems.length > 0) {
+    process.stderr.write(`dlq: ${flags.problems.join('\n')}\n${USAGE}\n`);
+    return 2;
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const sqs = new SQSClient({});
   if (command === 'list') {
@@ -323,10 +403,7 @@ async function main(argv: readonly string[]): Promise<number> {
       out(`no dead letter ${flags.rest[0]} (list shows the ones reachable now)`);
       return 1;
     }
-    const { receiptHandle: _handle, body, ...rest } = letter;
-    out(JSON.stringify(rest, null, 2));
-    const parsed = parsePatchJob(body);
-    out(parsed.ok ? JSON.stringify(parsed.job, null, 2) : body);
+    for (const line of formatDeadLetter(letter, { showValues: flags.showValues })) out(line);
     return 0;
   }
   if (command === 'redrive') {

@@ -6,6 +6,8 @@
  * `phone`; a row needs a contact id and at least one non-empty key. Bad rows are reported by
  * line number (never by value) and skipped; the rest is imported. Uses STATE_TABLE_NAME and
  * DEFAULT_PHONE_REGION, and the AWS SDK's own settings (AWS_ENDPOINT_URL, AWS_REGION).
+ * Exit codes: 0 every row imported, 1 some rows bad or not written (or the file, the header or
+ * the configuration is wrong), 2 bad usage.
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -118,7 +120,16 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig(process.env, ['STATE_TABLE_NAME']);
-  const { rows, bad } = parseLinksCsv(readFileSync(file, 'utf8'), config.DEFAULT_PHONE_REGION);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    // The code (ENOENT, EACCES, EISDIR) says it all; the Error's own text repeats it less clearly.
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    process.stderr.write(`links: cannot read ${file} (${code})\n`);
+    return 1;
+  }
+  const { rows, bad } = parseLinksCsv(text, config.DEFAULT_PHONE_REGION);
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const store = createLinkStore({ client: doc, tableName: config.STATE_TABLE_NAME });
   const { imported, failed } = await importLinks(rows, store);
