@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 /**
@@ -11,7 +12,25 @@ export const BENCH_USER_AGENT = 'cleartalk-contact-sync/bench';
 /** A running ClearTalk sandbox. */
 export interface SandboxTarget {
   url: string;
+  /** The child's process id (for its CPU time), when it runs in a child process. */
+  pid?: number;
   stop(): Promise<void>;
+}
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux); undefined
+ * elsewhere. Lets a benchmark report the sandbox child's CPU per request beside its own.
+ */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at ") ": utime, stime are 14, 15.
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The sandbox in its own process, as a real API would be: its CPU cost is not mixed with ours. */
@@ -31,6 +50,7 @@ export async function startSandboxProcess(apiKey: string): Promise<SandboxTarget
   });
   return {
     url,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     stop: () =>
       new Promise<void>((resolve) => {
         child.removeAllListeners('exit');

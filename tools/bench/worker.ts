@@ -42,6 +42,7 @@ import { provisionStack } from '../provision.js';
 import {
   BENCH_USER_AGENT,
   createRawPatchSender,
+  processCpuMs,
   runPool,
   type SandboxTarget,
   seedSandbox,
@@ -158,7 +159,12 @@ interface Comparison {
   jobs: number;
   concurrency: number;
   perSecond: Record<Side, number>;
+  /** CPU µs per job of this process (the sender) and of the sandbox child, per side. */
+  cpuPerJob: Record<Side, { sender: number; sandbox: number | undefined }>;
 }
+
+// Set once the sandbox runs: its process id, for its CPU time per side.
+let sandboxPid: number | undefined;
 
 async function compare(
   label: string,
@@ -170,22 +176,42 @@ async function compare(
   for (const side of sides) await runners[side](-1, Math.min(WARMUP, jobs));
   const perRound = Math.ceil(jobs / ROUNDS);
   const ms: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
+  const senderCpu: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
+  const sandboxCpu: Record<Side, number | undefined> = { raw: 0, client: 0, apply: 0 };
+  const sandboxMs = () => (sandboxPid === undefined ? undefined : processCpuMs(sandboxPid));
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate who goes first, so load drift on a shared machine hits every side alike.
     const order = sides.map((_, i) => sides[(i + round) % sides.length] as Side);
     for (const side of order) {
+      const cpu = process.cpuUsage();
+      const sandboxBefore = sandboxMs();
       const started = performance.now();
       await runners[side](round, perRound);
       ms[side] += performance.now() - started;
+      const used = process.cpuUsage(cpu);
+      senderCpu[side] += (used.user + used.system) / 1000;
+      const sandboxAfter = sandboxMs();
+      sandboxCpu[side] =
+        sandboxBefore === undefined || sandboxAfter === undefined || sandboxCpu[side] === undefined
+          ? undefined
+          : sandboxCpu[side] + sandboxAfter - sandboxBefore;
     }
   }
   const total = perRound * ROUNDS;
   const rate = (side: Side) => (total / ms[side]) * 1000;
+  const cpu = (side: Side) => {
+    const sandbox = sandboxCpu[side];
+    return {
+      sender: (senderCpu[side] / total) * 1000,
+      sandbox: sandbox === undefined ? undefined : (sandbox / total) * 1000,
+    };
+  };
   return {
     label,
     jobs: total,
     concurrency,
     perSecond: { raw: rate('raw'), client: rate('client'), apply: rate('apply') },
+    cpuPerJob: { raw: cpu('raw'), client: cpu('client'), apply: cpu('apply') },
   };
 }
 
@@ -195,6 +221,17 @@ function print(c: Comparison, target: string): void {
     `${c.label.padEnd(18)} jobs ${String(c.jobs).padStart(6)}  concurrency ${String(c.concurrency).padStart(2)}  raw ${raw.toFixed(0).padStart(5)}/s  ` +
       `client ${client.toFixed(0).padStart(5)}/s  apply ${apply.toFixed(0).padStart(5)}/s  ` +
       `apply/raw ${(apply / raw).toFixed(3)} (${target})  apply/client ${(apply / client).toFixed(3)}\n`,
+  );
+  // Where the time goes: with a core each, the wall time per job follows the busier process
+  // (here the sender); when the two share one core (another process busy on the machine), it
+  // follows the sum of both. The ratio of the sides differs a lot between the two cases.
+  const per = (side: Side) => {
+    const { sender, sandbox } = c.cpuPerJob[side];
+    const wall = 1e6 / c.perSecond[side];
+    return `${side} ${sender.toFixed(0)}${sandbox === undefined ? '' : ` + ${sandbox.toFixed(0)}`} (wall ${wall.toFixed(0)})`;
+  };
+  process.stdout.write(
+    `${''.padEnd(18)} CPU µs per job, sender${sandboxPid === undefined ? '' : ' + sandbox'}: ${per('raw')}, ${per('client')}, ${per('apply')}\n`,
   );
 }
 
@@ -285,6 +322,7 @@ async function main(): Promise<void> {
     `bench:worker  node ${process.version}  concurrency ${CONCURRENCY}  rounds ${ROUNDS}  (sandbox in a child process)\n`,
   );
   const sandbox = await startSandboxProcess();
+  sandboxPid = sandbox.pid;
   // For `--json` (npm run bench's summary).
   const rows: BenchRow[] = [];
   const toRow = (c: Comparison, target: string, met?: boolean): BenchRow => ({
