@@ -14,27 +14,32 @@ import { ConfigError, DependencyError, describeIssues, ValidationError } from '.
  * `THROTTLED` answer (HTTP 200 with an error) and a 429 are waited out.
  */
 
+// Built once and shared by the fields below (zod schemas are immutable; cold start).
+const number = z.number();
+const optionalString = z.string().optional();
+const nonEmptyString = z.string().min(1);
+
 const ThrottleStatusSchema = z.object({
-  maximumAvailable: z.number(),
-  currentlyAvailable: z.number(),
-  restoreRate: z.number(),
+  maximumAvailable: number,
+  currentlyAvailable: number,
+  restoreRate: number,
 });
 
 const CostSchema = z.looseObject({
-  requestedQueryCost: z.number().optional(),
-  actualQueryCost: z.number().nullish(),
+  requestedQueryCost: number.optional(),
+  actualQueryCost: number.nullish(),
   throttleStatus: ThrottleStatusSchema.optional(),
 });
 
 const GraphqlErrorSchema = z.looseObject({
-  message: z.string().optional(),
-  extensions: z.looseObject({ code: z.string().optional() }).optional(),
+  message: optionalString,
+  extensions: z.looseObject({ code: optionalString }).optional(),
 });
 
 /** The envelope we rely on per node; the rest goes to C's `ShopifyGraphqlCustomerSchema`. */
 export const ShopifyNodeEnvelopeSchema = z.looseObject({
-  id: z.string().min(1),
-  updatedAt: z.string().min(1),
+  id: nonEmptyString,
+  updatedAt: nonEmptyString,
 });
 export type ShopifyNode = z.infer<typeof ShopifyNodeEnvelopeSchema>;
 

@@ -32,7 +32,10 @@ metafield(namespace: ${quote(metafield.namespace)}, key: ${quote(metafield.key)}
 export const SHOPIFY_CUSTOMER_GRAPHQL_FIELDS: string = shopifyCustomerGraphqlFields();
 
 const GID = /^gid:\/\/shopify\/Customer\/([1-9][0-9]{0,19})$/;
+// Built once and shared by the fields below (zod schemas are immutable; cold start).
 const text = z.string().nullish();
+const optionalString = z.string().optional();
+const timestamp = z.iso.datetime({ offset: true });
 
 /** A `Customer` node as SHOPIFY_CUSTOMER_GRAPHQL_FIELDS selects it; tolerant of extra fields. */
 export const ShopifyGraphqlCustomerSchema = z.looseObject({
@@ -46,8 +49,8 @@ export const ShopifyGraphqlCustomerSchema = z.looseObject({
   phone: text,
   state: text,
   tags: z.array(z.string()).nullish(),
-  createdAt: z.iso.datetime({ offset: true }).nullish(),
-  updatedAt: z.iso.datetime({ offset: true }),
+  createdAt: timestamp.nullish(),
+  updatedAt: timestamp,
   note: text,
   defaultAddress: z
     .looseObject({
@@ -59,9 +62,7 @@ export const ShopifyGraphqlCustomerSchema = z.looseObject({
       phone: text,
     })
     .nullish(),
-  metafield: z
-    .looseObject({ namespace: z.string().optional(), key: z.string().optional(), value: text })
-    .nullish(),
+  metafield: z.looseObject({ namespace: optionalString, key: optionalString, value: text }).nullish(),
 });
 export type ShopifyGraphqlCustomer = z.infer<typeof ShopifyGraphqlCustomerSchema>;
 

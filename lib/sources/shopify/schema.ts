@@ -15,7 +15,15 @@ export const ShopifyIdSchema = z
   ])
   .transform(String);
 
+/*
+ * Cold start: every schema below is built at import by every Shopify function. zod schemas are
+ * immutable, so each distinct field schema is built once and shared (`text`, `optionalGid`,
+ * `nullishTimestamp`, ...) instead of once per field and per shape: a `.nullish()` alone builds two
+ * wrapper instances. Same checks, messages and output (docs/benchmarks.md, cold start).
+ */
 const text = z.string().nullish();
+const optionalGid = z.string().optional();
+const nonEmptyString = z.string().min(1);
 
 /**
  * The exact id of a resource: taken from `admin_graphql_api_id` when present, because JSON.parse
@@ -33,6 +41,10 @@ function preferGraphqlId<T extends { id: string; admin_graphql_api_id?: string |
   };
 }
 const timestamp = z.iso.datetime({ offset: true });
+const nullishTimestamp = timestamp.nullish();
+const nullishBoolean = z.boolean().nullish();
+const nullishUnknownArray = z.array(z.unknown()).nullish();
+const nullishPrice = z.union([z.string(), z.number()]).nullish();
 
 const addressShape = {
   first_name: text,
@@ -46,6 +58,7 @@ const addressShape = {
 };
 /** An address as Shopify sends it (customer default_address, order billing/shipping address). */
 export const ShopifyAddressSchema = z.looseObject(addressShape);
+const nullishAddress = ShopifyAddressSchema.nullish();
 export type ShopifyAddress = z.infer<typeof ShopifyAddressSchema>;
 
 /** A metafield included in a webhook when the subscription asks for it (`metafields[]`). */
@@ -57,23 +70,24 @@ const metafieldShape = {
 export const ShopifyMetafieldSchema = z.looseObject(metafieldShape);
 export type ShopifyMetafield = z.infer<typeof ShopifyMetafieldSchema>;
 
-const customerShapeWith = <A extends z.ZodType, M extends z.ZodType>(address: A, metafield: M) => ({
+// `address` and `metafields` are passed in already wrapped (`.nullish()`): built once per variant.
+const customerShapeWith = <A extends z.ZodType, M extends z.ZodType>(address: A, metafields: M) => ({
   id: ShopifyIdSchema,
-  admin_graphql_api_id: z.string().optional(),
-  created_at: timestamp.nullish(),
+  admin_graphql_api_id: optionalGid,
+  created_at: nullishTimestamp,
   first_name: text,
   last_name: text,
   email: text,
   phone: text,
   note: text,
   state: text,
-  verified_email: z.boolean().nullish(),
+  verified_email: nullishBoolean,
   currency: text,
-  default_address: address.nullish(),
-  addresses: z.array(z.unknown()).nullish(),
-  metafields: z.array(metafield).nullish(),
+  default_address: address,
+  addresses: nullishUnknownArray,
+  metafields,
 });
-const customerShape = customerShapeWith(ShopifyAddressSchema, ShopifyMetafieldSchema);
+const customerShape = customerShapeWith(nullishAddress, z.array(ShopifyMetafieldSchema).nullish());
 
 /** `customers/create` and `customers/update` (also what the GraphQL converter produces). */
 export const ShopifyCustomerSchema = z
@@ -86,31 +100,32 @@ export type ShopifyCustomerInput = z.input<typeof ShopifyCustomerSchema>;
 export const ShopifyOrderCustomerSchema = z
   .looseObject({
     ...customerShape,
-    updated_at: timestamp.nullish(),
+    updated_at: nullishTimestamp,
   })
   .transform(preferGraphqlId('Customer'));
 export type ShopifyOrderCustomer = z.infer<typeof ShopifyOrderCustomerSchema>;
 
+// `address` and `customer` are passed in already wrapped (`.nullish()`).
 const orderShapeWith = <A extends z.ZodType, C extends z.ZodType>(address: A, customer: C) => ({
   id: ShopifyIdSchema,
-  admin_graphql_api_id: z.string().optional(),
+  admin_graphql_api_id: optionalGid,
   name: text,
   email: text,
   contact_email: text,
   phone: text,
-  customer: customer.nullish(),
-  billing_address: address.nullish(),
-  shipping_address: address.nullish(),
-  total_price: z.union([z.string(), z.number()]).nullish(),
+  customer,
+  billing_address: address,
+  shipping_address: address,
+  total_price: nullishPrice,
   currency: text,
-  created_at: timestamp.nullish(),
-  processed_at: timestamp.nullish(),
+  created_at: nullishTimestamp,
+  processed_at: nullishTimestamp,
   updated_at: timestamp,
 });
 
 /** `orders/create`, `orders/paid` (and other order topics): `customer` is absent for a guest checkout. */
 export const ShopifyOrderSchema = z
-  .looseObject(orderShapeWith(ShopifyAddressSchema, ShopifyOrderCustomerSchema))
+  .looseObject(orderShapeWith(nullishAddress, ShopifyOrderCustomerSchema.nullish()))
   .transform(preferGraphqlId('Order'));
 export type ShopifyOrder = z.infer<typeof ShopifyOrderSchema>;
 
@@ -121,18 +136,19 @@ export type ShopifyOrder = z.infer<typeof ShopifyOrderSchema>;
  * largest part of the order parse. The output is therefore a ShopifyOrder without the extra
  * keys; schema.test.ts checks both schemas accept and reject the same payloads.
  */
-const AddressFieldsSchema = z.object(addressShape);
+const nullishAddressFields = z.object(addressShape).nullish();
 /** ShopifyOrderSchema's checks, keeping only the fields the order mapper reads. */
 export const ShopifyOrderFieldsSchema = z
   .object(
     orderShapeWith(
-      AddressFieldsSchema,
+      nullishAddressFields,
       z
         .object({
-          ...customerShapeWith(AddressFieldsSchema, z.object(metafieldShape)),
-          updated_at: timestamp.nullish(),
+          ...customerShapeWith(nullishAddressFields, z.array(z.object(metafieldShape)).nullish()),
+          updated_at: nullishTimestamp,
         })
-        .transform(preferGraphqlId('Customer')),
+        .transform(preferGraphqlId('Customer'))
+        .nullish(),
     ),
   )
   .transform(preferGraphqlId('Order')) as unknown as z.ZodType<ShopifyOrder>;
@@ -140,34 +156,36 @@ export type ShopifyOrderInput = z.input<typeof ShopifyOrderSchema>;
 
 /** `customers/delete`: only the id. */
 export const ShopifyCustomerDeleteSchema = z
-  .looseObject({ id: ShopifyIdSchema, admin_graphql_api_id: z.string().optional() })
+  .looseObject({ id: ShopifyIdSchema, admin_graphql_api_id: optionalGid })
   .transform(preferGraphqlId('Customer'));
 export type ShopifyCustomerDelete = z.infer<typeof ShopifyCustomerDeleteSchema>;
 
 const ComplianceCustomerSchema = z.looseObject({ id: ShopifyIdSchema, email: text, phone: text });
+const optionalShopId = ShopifyIdSchema.optional();
+const nullishIds = z.array(ShopifyIdSchema).nullish();
 
 /** Compliance topic `customers/redact`. */
 export const ShopifyCustomersRedactSchema = z.looseObject({
-  shop_id: ShopifyIdSchema.optional(),
-  shop_domain: z.string().min(1),
+  shop_id: optionalShopId,
+  shop_domain: nonEmptyString,
   customer: ComplianceCustomerSchema,
-  orders_to_redact: z.array(ShopifyIdSchema).nullish(),
+  orders_to_redact: nullishIds,
 });
 export type ShopifyCustomersRedact = z.infer<typeof ShopifyCustomersRedactSchema>;
 
 /** Compliance topic `shop/redact`. */
 export const ShopifyShopRedactSchema = z.looseObject({
-  shop_id: ShopifyIdSchema.optional(),
-  shop_domain: z.string().min(1),
+  shop_id: optionalShopId,
+  shop_domain: nonEmptyString,
 });
 export type ShopifyShopRedact = z.infer<typeof ShopifyShopRedactSchema>;
 
 /** Compliance topic `customers/data_request`. */
 export const ShopifyDataRequestSchema = z.looseObject({
-  shop_id: ShopifyIdSchema.optional(),
-  shop_domain: z.string().min(1),
+  shop_id: optionalShopId,
+  shop_domain: nonEmptyString,
   customer: ComplianceCustomerSchema,
-  orders_requested: z.array(ShopifyIdSchema).nullish(),
+  orders_requested: nullishIds,
   data_request: z.looseObject({ id: ShopifyIdSchema }).nullish(),
 });
 export type ShopifyDataRequest = z.infer<typeof ShopifyDataRequestSchema>;

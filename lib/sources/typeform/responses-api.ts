@@ -20,19 +20,23 @@ import { ConfigError, DependencyError, describeIssues, ValidationError } from '.
  *   overlap of at least 30 minutes behind the previous sweep's `until` (PLATFORMS.md).
  */
 
+const nonEmptyString = z.string().min(1);
+
 /** The envelope we rely on; everything else is passed through to the mapper untouched. */
 export const TypeformApiItemSchema = z.looseObject({
-  token: z.string().min(1),
-  submitted_at: z.string().min(1),
+  token: nonEmptyString,
+  submitted_at: nonEmptyString,
 });
 export type TypeformApiItem = z.infer<typeof TypeformApiItemSchema>;
 
 const isApiItem = (value: unknown): value is TypeformApiItem =>
   TypeformApiItemSchema.safeParse(value).success;
 
+// Built once for both counts (zod schemas are immutable; cold start).
+const count = z.number().int().nonnegative();
 const ResponsesPageSchema = z.looseObject({
-  total_items: z.number().int().nonnegative(),
-  page_count: z.number().int().nonnegative(),
+  total_items: count,
+  page_count: count,
   // Checked, not copied: a page holds 1000 responses, and a copy of each would double the
   // memory of every page (the benchmark's peak-RSS target).
   items: z.array(z.custom<TypeformApiItem>(isApiItem, 'an item needs a token and a submitted_at')),

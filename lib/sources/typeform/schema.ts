@@ -5,11 +5,24 @@ import * as z from 'zod';
  * of everything else (z.looseObject), so a field Typeform adds later never fails a delivery.
  */
 
+/*
+ * Cold start: every schema below is built at import by the Typeform webhook and the backfill.
+ * zod schemas are immutable, so each distinct field schema is built once and shared
+ * (`nonEmptyString`, `optionalString`, ...) instead of once per field. Same checks, messages and
+ * output (docs/benchmarks.md, cold start).
+ */
+const string = z.string();
+const unknown = z.unknown();
+const nonEmptyString = z.string().min(1);
+const optionalNonEmptyString = nonEmptyString.optional();
+const optionalString = string.optional();
+const optionalStrings = z.array(string).optional();
+
 /** The field an answer belongs to. Map by `ref` (set by the form author), fall back to `id`, never by title. */
 export const AnswerFieldSchema = z.looseObject({
-  id: z.string().min(1),
-  type: z.string().optional(),
-  ref: z.string().min(1).optional(),
+  id: nonEmptyString,
+  type: optionalString,
+  ref: optionalNonEmptyString,
 });
 export type AnswerField = z.infer<typeof AnswerFieldSchema>;
 
@@ -22,40 +35,40 @@ const answer = <T extends string, S extends z.ZodType>(type: T, value: S) =>
 
 // choice: `{id, label, ref}` or `{other}`; older payloads carry only `{label}`.
 const ChoiceValueSchema = z.looseObject({
-  id: z.string().optional(),
-  label: z.string().optional(),
-  ref: z.string().optional(),
-  other: z.string().optional(),
+  id: optionalString,
+  label: optionalString,
+  ref: optionalString,
+  other: optionalString,
 });
 // choices: `{ids, labels, refs, other?}`; older payloads carry only `{labels}`.
 const ChoicesValueSchema = z.looseObject({
-  ids: z.array(z.string()).optional(),
-  labels: z.array(z.string()).optional(),
-  refs: z.array(z.string()).optional(),
-  other: z.string().optional(),
+  ids: optionalStrings,
+  labels: optionalStrings,
+  refs: optionalStrings,
+  other: optionalString,
 });
 const PaymentValueSchema = z.looseObject({
-  amount: z.string().optional(),
-  last4: z.string().optional(),
-  name: z.string().optional(),
+  amount: optionalString,
+  last4: optionalString,
+  name: optionalString,
   success: z.boolean().optional(),
 });
 
 /** One answer of a known type (PLATFORMS.md lists them all). */
 export const KnownAnswerSchema = z.discriminatedUnion('type', [
-  answer('text', z.string()),
-  answer('email', z.string()),
-  answer('phone_number', z.string()),
+  answer('text', string),
+  answer('email', string),
+  answer('phone_number', string),
   answer('number', z.number()),
   answer('boolean', z.boolean()),
-  answer('date', z.string()),
-  answer('url', z.string()),
-  answer('file_url', z.string()),
+  answer('date', string),
+  answer('url', string),
+  answer('file_url', string),
   answer('choice', ChoiceValueSchema),
   answer('choices', ChoicesValueSchema),
   answer('payment', PaymentValueSchema),
-  answer('multi_format', z.unknown()),
-  answer('signature', z.unknown()),
+  answer('multi_format', unknown),
+  answer('signature', unknown),
 ]);
 export type KnownAnswer = z.infer<typeof KnownAnswerSchema>;
 
@@ -74,7 +87,7 @@ const KNOWN_ANSWER_TYPES: ReadonlySet<string> = new Set(
   KnownAnswerSchema.options.map((o) => o.shape.type.value),
 );
 
-const AnswerBaseSchema = z.looseObject({ type: z.string().min(1), field: AnswerFieldSchema });
+const AnswerBaseSchema = z.looseObject({ type: nonEmptyString, field: AnswerFieldSchema });
 
 const isString = (value: unknown): boolean => typeof value === 'string';
 const isOptionalString = (value: unknown): boolean => value === undefined || typeof value === 'string';
@@ -168,7 +181,7 @@ function classifyAnswer(raw: unknown, index: number, ctx: z.RefinementCtx): Answ
 }
 
 const AnswersSchema = z
-  .array(z.unknown())
+  .array(unknown)
   .nullish()
   .transform((raw, ctx): Answer[] => {
     if (raw === null || raw === undefined) return [];
@@ -182,7 +195,7 @@ const AnswersSchema = z
     return failed ? z.NEVER : answers;
   });
 
-const timestamp = z.iso.datetime({ offset: true });
+const optionalTimestamp = z.iso.datetime({ offset: true }).optional();
 
 /**
  * A `form_response` from a webhook, or a Responses API item once the caller adds `form_id`
@@ -191,18 +204,18 @@ const timestamp = z.iso.datetime({ offset: true });
  */
 export const FormResponseSchema = z
   .looseObject({
-    form_id: z.string().min(1),
-    token: z.string().min(1).optional(),
-    response_id: z.string().min(1).optional(),
-    landed_at: timestamp.optional(),
-    submitted_at: timestamp.optional(),
+    form_id: nonEmptyString,
+    token: optionalNonEmptyString,
+    response_id: optionalNonEmptyString,
+    landed_at: optionalTimestamp,
+    submitted_at: optionalTimestamp,
     hidden: z
-      .record(z.string(), z.unknown())
+      .record(string, unknown)
       .nullish()
       .transform((hidden) => hidden ?? {}),
     calculated: z.looseObject({ score: z.number().optional() }).nullish(),
-    variables: z.array(z.unknown()).nullish(),
-    definition: z.looseObject({ id: z.string().optional(), title: z.string().optional() }).nullish(),
+    variables: z.array(unknown).nullish(),
+    definition: z.looseObject({ id: optionalString, title: optionalString }).nullish(),
     answers: AnswersSchema,
   })
   .refine((response) => response.token !== undefined || response.response_id !== undefined, {
@@ -223,8 +236,8 @@ export const TYPEFORM_EVENT_TYPES = { response: 'form_response', partial: 'form_
 
 /** A Typeform webhook body: `{event_id, event_type, form_response}`. */
 export const TypeformWebhookSchema = z.looseObject({
-  event_id: z.string().min(1),
-  event_type: z.string().min(1),
+  event_id: nonEmptyString,
+  event_type: nonEmptyString,
   form_response: FormResponseSchema,
 });
 export type TypeformWebhook = z.infer<typeof TypeformWebhookSchema>;
