@@ -112,7 +112,7 @@ export interface ContactLeaseOptions {
   readonly now?: () => number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
-  /** A fresh owner id per job attempt. @default randomUUID */
+  /** A fresh owner id per job attempt. @default {@link newOwnerId} */
   readonly newOwner?: () => string;
 }
 
@@ -121,6 +121,17 @@ const LEASE_MARGIN_MS = 10_000;
 const LEASE_FIRST_BACKOFF_MS = 50;
 const LEASE_MAX_BACKOFF_MS = 500;
 const defaultSleep = (ms: number): Promise<void> => delay(ms);
+
+// Owner ids of leases and creation claims: unique per job attempt across every container, as a
+// random id per container plus a counter (a random UUID per job cost more than the rest of the id).
+const CONTAINER_ID = randomUUID();
+let ownerCount = 0;
+
+/** A lease or claim owner id no other job attempt, here or in another container, has. */
+export function newOwnerId(): string {
+  ownerCount++;
+  return `${CONTAINER_ID}:${ownerCount}`;
+}
 
 // Parsed once per job: zod's compiled fast path once hot (lib/compiled-schema.ts).
 const patchJobSchema = compileWhenHot(PatchJobSchema);
@@ -259,20 +270,31 @@ async function applyToContact(
   checkLedger: boolean,
 ): Promise<ApplyOutcome> {
   const { contactId } = ref;
-  const owner = (deps.lease?.newOwner ?? randomUUID)();
+  const owner = (deps.lease?.newOwner ?? newOwnerId)();
   // The lease comes with the versions (one request, in place of the plain read), alongside the
-  // ledger read when the job names its contact.
-  const [ledger, lease] = await Promise.allSettled([
-    checkLedger ? deps.state.isApplied(job.jobId) : false,
-    acquireLease(contactId, owner, deps),
-  ]);
-  if (ledger.status === 'rejected') {
-    if (lease.status === 'fulfilled' && lease.value) await releaseLease(deps, contactId, owner);
-    throw ledger.reason;
+  // ledger read when the job names its contact. Both settle before either outcome is acted on.
+  // (Not Promise.allSettled: the same order of settling and errors, fewer allocations per job.)
+  const ledger = checkLedger ? deps.state.isApplied(job.jobId) : undefined;
+  // Observed at once, so a ledger failure is never an unhandled rejection while the lease runs.
+  ledger?.catch(() => undefined);
+  let known: ContactVersions | undefined;
+  let leaseFailure: { error: unknown } | undefined;
+  try {
+    known = await acquireLease(contactId, owner, deps);
+  } catch (error) {
+    leaseFailure = { error };
   }
-  if (lease.status === 'rejected') throw lease.reason;
-  const applied = ledger.value;
-  const known = lease.value;
+  let applied = false;
+  if (ledger) {
+    try {
+      applied = await ledger;
+    } catch (error) {
+      // The ledger's error wins, as it did with allSettled; a lease taken is given back.
+      if (known) await releaseLease(deps, contactId, owner);
+      throw error;
+    }
+  }
+  if (leaseFailure) throw leaseFailure.error;
   if (applied) {
     if (known) await releaseLease(deps, contactId, owner);
     return { kind: 'duplicate', job: ref, clearTalk: 'not-called' };
@@ -396,7 +418,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   }
   // Claim the person's keys first: another job for the same new person (another FIFO group, say
   // keyed by email where this one is keyed by external key) must not create a second contact.
-  const owner = (deps.lease?.newOwner ?? randomUUID)();
+  const owner = (deps.lease?.newOwner ?? newOwnerId)();
   const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
   const claim = await deps.links.claimCreation(job.match, { owner, untilMs });
   if (!claim.claimed) {

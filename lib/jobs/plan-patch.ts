@@ -63,10 +63,9 @@ export function planPatch(input: {
   readonly jobId: string;
   readonly stored: FieldVersions;
 }): PatchPlan {
-  const occurredAtMs = Date.parse(input.occurredAt);
   const plan: Planning = {
     stored: input.stored,
-    occurredAt: toCanonicalInstant(input.occurredAt, occurredAtMs),
+    occurredAt: toCanonicalInstant(input.occurredAt),
     jobId: input.jobId,
     versions: {},
     dropped: [],
@@ -126,9 +125,6 @@ function mustSend(plan: Planning, versionKey: string, value: string | CustomFiel
   return true;
 }
 
-// `Date.prototype.toISOString`'s own format (years 0000-9999), which the versions record.
-const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
 /**
  * Orders two instants (negative, zero, positive). Versions are recorded in `toISOString` form,
  * which sorts as text in time order: two such strings are compared as they are, without parsing
@@ -151,12 +147,31 @@ function isIsoInstant(text: string): boolean {
 }
 
 /** The instant as `toISOString` writes it (UTC, milliseconds), reusing `text` when it already is. */
-function toCanonicalInstant(text: string, ms: number): string {
-  const date = new Date(ms);
-  // Date.parse rolls impossible dates over (the 31st of February is in March): reuse the text
-  // only when its day is the parsed instant's day. Formatting costs more than this check.
-  if (CANONICAL_INSTANT.test(text) && date.getUTCDate() === Number(text.slice(8, 10))) return text;
-  return date.toISOString();
+function toCanonicalInstant(text: string): string {
+  // Checked field by field rather than parsed and formatted again: this runs for every job.
+  return isCanonicalInstant(text) ? text : new Date(Date.parse(text)).toISOString();
+}
+
+// `Date.prototype.toISOString`'s own format (years 0000-9999), which the versions record.
+const CANONICAL_INSTANT = /^\d{4}-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+/**
+ * Whether `text` is exactly what `toISOString` writes for the instant it names (years 0000-9999):
+ * the shape, and a month, day, hour, minute and second that exist. `Date.parse` rolls a day the
+ * month lacks over into the next month (the 31st of February is in March): such a text is not
+ * canonical and is written out as the instant it parses to.
+ */
+function isCanonicalInstant(text: string): boolean {
+  const parts = CANONICAL_INSTANT.exec(text);
+  if (parts === null) return false;
+  const month = Number(parts[1]);
+  const day = Number(parts[2]);
+  if (month < 1 || month > 12 || day < 1) return false;
+  if (day <= (DAYS_IN_MONTH[month - 1] as number)) return true;
+  // The 29th of February, in a leap year only.
+  const year = Number(text.slice(0, 4));
+  return month === 2 && day === 29 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   canonicalJson,
   idempotencyKeyFor,
   mergeCustomFields,
+  newOwnerId,
 } from '../../../lib/jobs/apply.js';
 import { createKeyedLock } from '../../../lib/jobs/keyed-lock.js';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
@@ -436,6 +437,14 @@ describe('applyPatchJob: the contact lease', () => {
     });
     expect(outcome).toMatchObject({ kind: 'applied' });
     expect(sleeps).toEqual([50, 100]);
+  });
+
+  it('gives every job attempt its own owner id: one random id per container and a counter', () => {
+    const ids = Array.from({ length: 1000 }, () => newOwnerId());
+    expect(new Set(ids).size).toBe(1000);
+    const [container] = (ids[0] as string).split(':');
+    expect(container).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(ids.every((id) => id.startsWith(`${container}:`))).toBe(true);
   });
 
   it('takes over a lease that expired (its Lambda died)', async () => {

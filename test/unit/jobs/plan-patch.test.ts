@@ -44,6 +44,41 @@ describe('planPatch', () => {
     expect(recorded('2026-11-26T10:30:00.000Z')).toBe('2026-11-26T10:30:00.000Z');
     // A day the month does not have is the instant Date.parse makes of it, written out.
     expect(recorded('2026-02-31T00:00:00.000Z')).toBe('2026-03-03T00:00:00.000Z');
+    // The 29th of February exists in leap years only (every 4th, not every 100th, every 400th).
+    expect(recorded('2024-02-29T00:00:00.000Z')).toBe('2024-02-29T00:00:00.000Z');
+    expect(recorded('2000-02-29T00:00:00.000Z')).toBe('2000-02-29T00:00:00.000Z');
+    expect(recorded('2100-02-29T00:00:00.000Z')).toBe('2100-03-01T00:00:00.000Z');
+    expect(recorded('2026-02-29T00:00:00.000Z')).toBe('2026-03-01T00:00:00.000Z');
+  });
+
+  it('records exactly what toISOString writes for the parsed instant, for any text of that shape', () => {
+    const recorded = (occurredAt: string) =>
+      planPatch({ patch: { tag: 't' }, occurredAt, jobId: 'j1', stored: {} }).versions.tag?.occurredAt;
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    // Every field in the canonical shape, out-of-range values included (month 13, day 31 in any
+    // month, hour 24, second 60), and leap years around 1900, 2000 and 2100.
+    const text = fc
+      .tuple(
+        fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(1900, 2000, 2024, 2100, 2400)),
+        two(13),
+        two(32),
+        two(25),
+        two(60),
+        two(61),
+        fc.integer({ min: 0, max: 999 }),
+      )
+      .map(
+        ([y, mo, d, h, mi, s, ms]) =>
+          `${String(y).padStart(4, '0')}-${mo}-${d}T${h}:${mi}:${s}.${String(ms).padStart(3, '0')}Z`,
+      );
+    fc.assert(
+      fc.property(text, (occurredAt) => {
+        const parsed = Date.parse(occurredAt);
+        if (Number.isNaN(parsed)) expect(() => recorded(occurredAt)).toThrow(RangeError);
+        else expect(recorded(occurredAt)).toBe(new Date(parsed).toISOString());
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('drops a field whose stored version comes from a later change as stale', () => {
