@@ -97,6 +97,11 @@ export interface ApplyDeps {
   readonly lock?: KeyedLock;
   /** The cross-invocation contact lease (its timing; the lease itself is always taken). */
   readonly lease?: ContactLeaseOptions;
+  /**
+   * How long the creation claims stay after a `POST /contacts` whose outcome is unknown; longer
+   * than the queue's visibility timeout. @default 900_000 (15 min)
+   */
+  readonly creationHoldMs?: number;
 }
 
 /** How the worker waits for, and how long it holds, a contact's lease. */
@@ -120,6 +125,9 @@ const LEASE_WAIT_MS = 3_000;
 const LEASE_MARGIN_MS = 10_000;
 const LEASE_FIRST_BACKOFF_MS = 50;
 const LEASE_MAX_BACKOFF_MS = 500;
+// Longer than the patch queue's visibility timeout (6 x the worker's 60 s timeout): the creator's
+// redelivery comes back before another group's job may take the claim over.
+const CREATION_HOLD_MS = 15 * 60_000;
 const defaultSleep = (ms: number): Promise<void> => delay(ms);
 
 // Owner ids of leases and creation claims: unique per job attempt across every container, as a
@@ -418,20 +426,16 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   }
   // Claim the person's keys first: another job for the same new person (another FIFO group, say
   // keyed by email where this one is keyed by external key) must not create a second contact.
-  const owner = (deps.lease?.newOwner ?? newOwnerId)();
+  // The claim belongs to the job, not to this attempt: after a POST whose outcome is unknown the
+  // job's redelivery takes its claim back and repeats the POST with the same Idempotency-Key.
+  const claimOwner = `job:${job.jobId}`;
+  const now = deps.lease?.now ?? Date.now;
   const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
-  const claim = await deps.links.claimCreation(job.match, { owner, untilMs });
+  const claim = await deps.links.claimCreation(job.match, { owner: claimOwner, untilMs });
   if (!claim.claimed) {
     // Linked since the lookup: an ordinary update of that contact (the ledger was checked).
     if (claim.contactId !== undefined) return await applyResolved(job, ref, claim.contactId, deps, false);
-    return {
-      kind: 'retry',
-      job: ref,
-      code: CONTACT_BUSY,
-      message: `another job is creating the contact for the job's ${matchKinds(job)}; handed back`,
-      error: undefined,
-      clearTalk: 'not-called',
-    };
+    return busyCreating(job, ref);
   }
   let contactId: string;
   try {
@@ -440,28 +444,85 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
       deadlineMs: deps.deadlineMs,
     });
     contactId = String(contact.id);
-    // Link first (which also ends the claim): should the ledger write fail, the redelivery
-    // resolves to this contact instead of creating another one.
-    await deps.links.putLinks(contactId, job.match);
   } catch (error) {
-    await releaseCreation(deps, job.match, owner);
+    if (createdNothing(error)) await releaseCreation(deps, job.match, claimOwner);
+    else await holdCreation(deps, job.match, claimOwner, now() + (deps.creationHoldMs ?? CREATION_HOLD_MS));
     throw error;
   }
-  const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
-  await recordAppliedJob(deps.state, {
-    jobId: job.jobId,
-    contactId,
-    source: job.source,
-    versions: plan.versions,
-  });
+  // The new contact's lease before its links: a job of another group that finds a link must wait
+  // for this job's versions, or it would plan against none and could send older values over the
+  // ones just created. Nobody else knows the contact yet, so the lease is free.
+  const leaseOwner = (deps.lease?.newOwner ?? newOwnerId)();
+  const lease = await deps.state.acquireContactLease(contactId, { owner: leaseOwner, untilMs });
+  const ledgerRef = { ...ref, contactId };
+  try {
+    if (!lease.acquired) {
+      // Cannot happen for a contact nobody knows yet; should it, the redelivery takes over.
+      await holdCreation(deps, job.match, claimOwner, now() + (deps.creationHoldMs ?? CREATION_HOLD_MS));
+      return busyCreating(job, ledgerRef);
+    }
+    // Link next (which also ends the claim): should the versions or ledger write fail, the
+    // redelivery resolves to this contact instead of creating another one.
+    await deps.links.putLinks(contactId, job.match);
+    const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
+    // The versions write also releases the lease.
+    await recordAppliedJob(
+      deps.state,
+      { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
+      { known: lease.versions, leaseOwner },
+    );
+  } catch (error) {
+    await releaseLease(deps, contactId, leaseOwner);
+    // The contact exists: keep the claims (those not yet replaced by links) for the redelivery.
+    await holdCreation(deps, job.match, claimOwner, now() + (deps.creationHoldMs ?? CREATION_HOLD_MS));
+    throw error;
+  }
   return {
     kind: 'applied',
-    job: { ...ref, contactId },
+    job: ledgerRef,
     sent: sentFieldNames(job.patch),
     dropped: [],
     created: true,
     clearTalk: 'answered',
   };
+}
+
+function busyCreating(job: PatchJob, ref: JobRef): ApplyOutcome {
+  return {
+    kind: 'retry',
+    job: ref,
+    code: CONTACT_BUSY,
+    message: `another job is creating the contact for the job's ${matchKinds(job)}; handed back`,
+    error: undefined,
+    clearTalk: 'not-called',
+  };
+}
+
+/**
+ * Whether a failed `POST /contacts` certainly created nothing: ClearTalk refused it (4xx, the key)
+ * or it was never sent (the body failed validation). After anything else (a timeout, a 5xx, a 2xx
+ * with an unreadable body) the contact may exist.
+ */
+function createdNothing(error: unknown): boolean {
+  return (
+    error instanceof ClearTalkPermanentError ||
+    error instanceof ClearTalkAuthError ||
+    error instanceof ValidationError
+  );
+}
+
+/**
+ * Keeps a creation claim after a POST whose outcome is unknown, until `untilMs` (longer than the
+ * queue's visibility timeout): the job's redelivery takes it back and repeats the POST with the
+ * same Idempotency-Key, which ClearTalk answers with the contact it may have created. Meanwhile
+ * jobs of other groups for the person are handed back instead of creating a second contact.
+ */
+async function holdCreation(deps: ApplyDeps, match: LinkKeys, owner: string, untilMs: number): Promise<void> {
+  try {
+    await deps.links.claimCreation(match, { owner, untilMs });
+  } catch {
+    // The claim keeps its first expiry (deadline + margin).
+  }
 }
 
 /** Gives a creation claim back; a failure is left to the claim's expiry (the outcome stands). */

@@ -6,6 +6,7 @@
  * Options: --jobs 5000 --contacts <n> --containers 4 --seed 1 --wave-size 100 --max-depth 200
  *          --client-timeout-ms 300 --slow-ms 700 --max-minutes 20 --json <file> --echo-logs
  *          --cross-group-share 0 (share of the producer's jobs for a linked contact sent by contact id)
+ *          --new-person-share 0.05 (share of the jobs for new people, whose contacts the worker creates)
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     'max-minutes': { type: 'string', default: '20' },
     json: { type: 'string' },
     'cross-group-share': { type: 'string', default: '0' },
+    'new-person-share': { type: 'string', default: '0.05' },
     'echo-logs': { type: 'boolean', default: false },
     'use-env-endpoint': { type: 'boolean', default: false },
   },
@@ -51,6 +53,7 @@ async function main(): Promise<number> {
       maxWallMs: Number(args['max-minutes']) * 60_000,
       echoWorkerLogs: args['echo-logs'],
       crossGroupShare: Number(args['cross-group-share']),
+      newPersonShare: Number(args['new-person-share']),
       progress: (line) => process.stdout.write(`  ${line}\n`),
     });
     process.stdout.write(formatSoakReport(report));

@@ -31,6 +31,17 @@ const SOURCE_KEYS = {
 type SoakSource = keyof typeof SOURCE_KEYS;
 const LINKED_SOURCES: readonly SoakSource[] = ['shopify', 'crm-sync'];
 
+/**
+ * The sources of new people's jobs: tools/soak/mappings.json sets both to `createIfUnresolved`, so
+ * the worker creates their contacts (`POST /contacts`). `shopify` stays off: the planted
+ * unresolved jobs must still dead-letter.
+ */
+export const CREATING_SOURCES = { shop: 'shop-signup', form: 'form-signup' } as const;
+const CREATING_KEYS = {
+  [CREATING_SOURCES.shop]: SOURCE_KEYS.shopify,
+  [CREATING_SOURCES.form]: SOURCE_KEYS.typeform,
+} as const;
+
 /** Permanent failures planted on purpose, with the dead-letter reason each must get. */
 export const PERMANENT_REASONS = {
   notFound: 'contact-not-found',
@@ -64,6 +75,24 @@ export interface ExpectedContact {
   readonly customField: Record<string, CustomFieldValue>;
 }
 
+/**
+ * A person no contact and no link exists for before the run. Every job carries the person's email
+ * (in `match` and in `patch`), so all of them share a key with whichever job creates the contact
+ * (a phone-only job could not be linked to an email-only one: a documented limit), and the created
+ * contact is found by its unique email.
+ */
+export interface NewPerson {
+  readonly email: string;
+  /** Carried, with the email, by the `shop-signup` jobs (message group: this key). */
+  readonly externalKey: string;
+  /** Carried, with the email, by some `form-signup` jobs (message group: the email). */
+  readonly phone?: string;
+  readonly jobIds: string[];
+  /** Every SOAK_FIELD (null when no job set it) and `email`: the latest change of each. */
+  readonly fields: Record<string, string | null>;
+  readonly customField: Record<string, CustomFieldValue>;
+}
+
 export interface SoakPlan {
   readonly contacts: SeedContact[];
   /** `contact_id,external_key` CSV rows for `npm run links -- import` (header included). */
@@ -71,6 +100,8 @@ export interface SoakPlan {
   /** Deliveries in waves; each wave is sent once the queue is shallow again. */
   readonly waves: SoakDelivery[][];
   readonly expected: ExpectedContact[];
+  /** People whose contacts the worker must create, one each. */
+  readonly newPeople: NewPerson[];
   /** jobId -> the dead-letter reason it must get; nothing else may be dead-lettered. */
   readonly permanent: ReadonlyMap<string, string>;
   readonly counts: {
@@ -82,6 +113,9 @@ export interface SoakPlan {
     byExternalKey: number;
     /** Jobs naming the contact id of a contact whose other jobs come by external key. */
     crossGroup: number;
+    /** Jobs of new people (first deliveries), and those sent after a newer job of the same person. */
+    newPersonJobs: number;
+    newPersonOutOfOrder: number;
     bySource: Record<string, number>;
   };
   /** Distinctive values that must never appear in logs (a sample of what was sent). */
@@ -110,6 +144,11 @@ export interface SoakPlanOptions {
    * of the external key (two FIFO groups for one contact). @default 0
    */
   readonly crossGroupShare?: number;
+  /**
+   * Share of the valid jobs that belong to new people (3-5 jobs each, in two message groups),
+   * whose contacts the worker must create. @default 0.05
+   */
+  readonly newPersonShare?: number;
 }
 
 interface Change {
@@ -132,6 +171,7 @@ export function planSoak(options: SoakPlanOptions): SoakPlan {
   const noOpShare = options.noOpShare ?? 0.05;
   const permanentEach = options.permanentEach ?? Math.max(3, Math.round(jobsWanted / 1000));
   const crossGroupShare = options.crossGroupShare ?? 0;
+  const newPersonShare = options.newPersonShare ?? 0.05;
   const run = (options.seed ?? 1).toString(36);
 
   const contacts: SeedContact[] = [];
@@ -154,8 +194,8 @@ export function planSoak(options: SoakPlanOptions): SoakPlan {
   }
 
   /** Latest change per contact and field key (`firstName`, `customField.tf_plan`). */
-  const latest = new Map<number, Map<string, Change>>();
-  const history = new Map<number, PatchJob[]>();
+  const latest = new Map<number | string, Map<string, Change>>();
+  const history = new Map<number | string, PatchJob[]>();
   const clock = new Map<number, number>();
   const permanent = new Map<string, string>();
   const sequence: Array<{ delivery: SoakDelivery; valid: boolean }> = [];
@@ -168,16 +208,19 @@ export function planSoak(options: SoakPlanOptions): SoakPlan {
     noOpRepeats: 0,
     byExternalKey: 0,
     crossGroup: 0,
+    newPersonJobs: 0,
+    newPersonOutOfOrder: 0,
     bySource: {} as Record<string, number>,
   };
   let staleOffset = 0;
 
-  const record = (contactId: number, job: PatchJob) => {
+  /** `contactId`: a seeded contact's id, or `new:<n>` for a new person. */
+  const record = (contactId: number | string, job: PatchJob) => {
     const at = Date.parse(job.occurredAt);
     const fields = latest.get(contactId) ?? new Map<string, Change>();
     latest.set(contactId, fields);
     const entries: Array<[string, string | CustomFieldValue]> = [
-      ...SOAK_FIELDS.flatMap((f) =>
+      ...[...SOAK_FIELDS, 'email' as const].flatMap((f) =>
         job.patch[f] === undefined ? [] : [[f, job.patch[f]] as [string, string]],
       ),
       ...Object.entries(job.patch.customField ?? {}).map(
@@ -221,7 +264,11 @@ export function planSoak(options: SoakPlanOptions): SoakPlan {
   };
 
   const permanentTotal = permanentEach * 3;
-  const regular = Math.max(1, Math.round((jobsWanted - permanentTotal) / (1 + redeliveryShare)));
+  const validWanted = Math.max(1, Math.round((jobsWanted - permanentTotal) / (1 + redeliveryShare)));
+  // New people take their share of the valid jobs (at least one person once the share is set).
+  const peopleCount = newPersonShare > 0 ? Math.max(1, Math.round((validWanted * newPersonShare) / 4)) : 0;
+  const peopleJobCounts = Array.from({ length: peopleCount }, () => 3 + Math.floor(random() * 3));
+  const regular = Math.max(1, validWanted - peopleJobCounts.reduce((sum, n) => sum + n, 0));
   for (let index = 0; index < regular; index++) {
     const contactId = (pick(contacts) as SeedContact).id;
     // Typeform names contacts by the hidden contact_id field, so it never writes to linked ones.
@@ -333,12 +380,108 @@ export function planSoak(options: SoakPlanOptions): SoakPlan {
     counts.jobs += 3;
   }
 
+  // New people: 3-5 jobs each, from both creating sources, so one person's jobs sit in two message
+  // groups (the external key's and the email's) that two invocations may process at once. The
+  // `occurredAt`s are distinct and the send order shuffled, so older changes also arrive late. The
+  // first two sent are one of each group, side by side; the rest follow within two waves.
+  const newPeople: NewPerson[] = [];
+  peopleJobCounts.forEach((jobCount, n) => {
+    const key = `new:${n}`;
+    const email = `new${n}.${run}@soak-people.example`;
+    const externalKey = `shopify:${SOAK_SHOP}:customer:${9_000_000 + n}`;
+    const phone = n % 3 === 1 ? `+1415555${String(n % 10_000).padStart(4, '0')}` : undefined;
+    const jobs: PatchJob[] = [];
+    let phoneSent = false;
+    for (let j = 0; j < jobCount; j++) {
+      // Job 0 by external key, job 1 by email: both groups, whatever the draw for the others.
+      const source =
+        j === 0
+          ? CREATING_SOURCES.shop
+          : j === 1
+            ? CREATING_SOURCES.form
+            : pick(Object.values(CREATING_SOURCES));
+      const index = 1_000_000 + n * 10 + j;
+      const patch: Record<string, unknown> = { email };
+      const fieldCount = 1 + Math.floor(random() * 3);
+      for (let f = 0; f < fieldCount; f++) {
+        const field = pick(SOAK_FIELDS) as SoakField;
+        patch[field] = valueFor(field, index);
+      }
+      const custom: Record<string, CustomFieldValue> = {};
+      for (let c = Math.floor(random() * 3); c > 0; c--) {
+        const customKey = pick(CREATING_KEYS[source]);
+        custom[customKey] = valueFor(customKey, index);
+      }
+      if (Object.keys(custom).length > 0) patch.customField = custom;
+      const withPhone = source === CREATING_SOURCES.form && phone !== undefined && random() < 0.5;
+      phoneSent ||= withPhone;
+      const match =
+        source === CREATING_SOURCES.shop
+          ? { externalKey, email }
+          : { email, ...(withPhone ? { phone } : {}) };
+      const job: PatchJob = {
+        version: 1,
+        jobId: `soak:${run}:${source}:new${n}:${j}`,
+        source,
+        match,
+        patch: patch as PatchJob['patch'],
+        occurredAt: new Date(BASE_MS + (1 + j) * STEP_MS).toISOString(),
+      };
+      jobs.push(job);
+      record(key, job);
+      counts.bySource[source] = (counts.bySource[source] ?? 0) + 1;
+    }
+    // Send order: one job of each group first (in a random order), then the rest shuffled.
+    const firstTwo = random() < 0.5 ? [jobs[0], jobs[1]] : [jobs[1], jobs[0]];
+    const rest = jobs.slice(2);
+    for (let i = rest.length - 1; i > 0; i--) {
+      const k = Math.floor(random() * (i + 1));
+      [rest[i], rest[k]] = [rest[k] as PatchJob, rest[i] as PatchJob];
+    }
+    const order = [...firstTwo, ...rest] as PatchJob[];
+    order.forEach((job, i) => {
+      if (order.slice(0, i).some((earlier) => earlier.occurredAt > job.occurredAt))
+        counts.newPersonOutOfOrder++;
+    });
+    const base = Math.floor(random() * (sequence.length + 1));
+    order.forEach((job, i) => {
+      const at = i < 2 ? base + i : base + 2 + Math.floor(random() * waveSize * 2);
+      sequence.splice(Math.min(at, sequence.length), 0, { delivery: first(job), valid: true });
+    });
+    counts.jobs += order.length;
+    counts.valid += order.length;
+    counts.newPersonJobs += order.length;
+    const fields: Record<string, string | null> = { email };
+    for (const field of SOAK_FIELDS) fields[field] = null;
+    const customField: Record<string, CustomFieldValue> = {};
+    for (const [field, change] of latest.get(key) ?? []) {
+      if (field.startsWith('customField.')) customField[field.slice('customField.'.length)] = change.value;
+      else fields[field] = change.value as string;
+    }
+    newPeople.push({
+      email,
+      externalKey,
+      ...(phone !== undefined && phoneSent ? { phone } : {}),
+      jobIds: jobs.map((job) => job.jobId),
+      fields,
+      customField,
+    });
+  });
+
   // Redeliveries: the same body again a few waves later, with a new deduplication id (outside
   // SQS's 5-minute window a producer's or platform's retry is accepted as a new message).
   const deliveries = sequence.map((entry) => entry.delivery);
   const validIndexes = sequence.flatMap((entry, i) => (entry.valid ? [i] : []));
-  const redeliverCount = Math.round(regular * redeliveryShare);
+  const redeliverCount = Math.round(validWanted * redeliveryShare);
   const chosen = new Set<number>();
+  // A fifth of the new people's jobs come again for sure: a late copy of a creating job must find
+  // the ledger (a duplicate), not create a second contact. Few enough to leave the draw below random.
+  const peopleJobs = new Set(newPeople.flatMap((person) => person.jobIds));
+  for (const i of validIndexes) {
+    const jobId = sequence[i]?.delivery.jobId;
+    if (jobId !== undefined && peopleJobs.has(jobId) && random() < 0.2 && chosen.size < redeliverCount)
+      chosen.add(i);
+  }
   while (chosen.size < Math.min(redeliverCount, validIndexes.length)) chosen.add(pick(validIndexes));
   const lag = waveSize * 3;
   const ordered: SoakDelivery[] = [];
@@ -383,6 +526,7 @@ export function planSoak(options: SoakPlanOptions): SoakPlan {
     linksCsv: `${linkRows.join('\n')}\n`,
     waves,
     expected,
+    newPeople,
     permanent,
     counts,
     valueSample,

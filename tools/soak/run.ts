@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
@@ -21,6 +22,7 @@ import { provisionStack } from '../provision.js';
 import { type SandboxFaults, startSandbox } from '../sandbox/server.js';
 import {
   type ExpectedContact,
+  type NewPerson,
   planSoak,
   SOAK_FIELDS,
   type SoakDelivery,
@@ -34,6 +36,9 @@ import {
  * apply them to the ClearTalk sandbox while it injects faults, and the end state is checked
  * against the plan. Needs `AWS_ENDPOINT_URL` (moto) in the environment.
  */
+
+/** The workers' MAPPINGS_FILE: the new people's sources create contacts (`createIfUnresolved`). */
+export const SOAK_MAPPINGS_FILE = fileURLToPath(new URL('./mappings.json', import.meta.url));
 
 /** The issue's fault mix: 20% 503, 10% 429 with Retry-After, 5% slower than the client timeout, 2% resets. */
 export const SOAK_FAULTS = { rate503: 0.2, rate429: 0.1, rateSlow: 0.05, rateReset: 0.02 } as const;
@@ -105,6 +110,8 @@ interface WorkerLogLine {
   deadLetter?: { errorReason?: string };
   dropped?: Array<{ field: string; reason: string }>;
   reason?: string;
+  contactId?: string;
+  created?: boolean;
 }
 
 /** Runs the soak; never throws for a failed check (they are in the report), only for set-up errors. */
@@ -141,10 +148,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       marshallOptions: { removeUndefinedValues: true },
     });
     const { rows, bad } = parseLinksCsv(plan.linksCsv, 'US');
-    const imported = await importLinks(
-      rows,
-      createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME }),
-    );
+    const links = createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME });
+    const imported = await importLinks(rows, links);
     if (bad.length > 0 || imported.failed.length > 0) throw new Error('the soak links did not import');
     progress(
       `planned ${plan.counts.jobs} deliveries for ${plan.contacts.length} contacts in ${plan.waves.length} waves; ` +
@@ -165,6 +170,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       CLEARTALK_TIMEOUT_MS: String(clientTimeoutMs),
       CLEARTALK_MAX_ATTEMPTS: String(maxAttempts),
       MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      MAPPINGS_FILE: SOAK_MAPPINGS_FILE,
     };
     // moto's SQS is not thread-safe where it matters here: concurrent ReceiveMessage calls can
     // each hand out messages of one FIFO group (each reads the in-flight groups before the other
@@ -225,8 +231,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const contacts = sandbox.contacts();
     const requests = sandbox.requests();
     const lines = capture.lines();
+    // Each new person's keys, one lookup per key: which contact does the state table link it to?
+    const personLinks = await Promise.all(
+      plan.newPeople.map(async (person) => ({
+        externalKey: await links.resolve({ externalKey: person.externalKey }),
+        email: await links.resolve({ email: person.email }),
+        ...(person.phone === undefined ? {} : { phone: await links.resolve({ phone: person.phone }) }),
+      })),
+    );
     return buildReport({
       plan,
+      personLinks,
       contacts,
       requests,
       lines,
@@ -243,8 +258,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }
 }
 
+/** The contact id each key of a new person links to (undefined: no link). */
+type PersonLinks = Partial<Record<'externalKey' | 'email' | 'phone', string | undefined>>;
+
 function buildReport(input: {
   plan: ReturnType<typeof planSoak>;
+  personLinks: PersonLinks[];
   contacts: Contact[];
   requests: ReturnType<Awaited<ReturnType<typeof startSandbox>>['requests']>;
   lines: WorkerLogLine[];
@@ -273,22 +292,10 @@ function buildReport(input: {
       mismatches.push(`contact ${want.id} missing`);
       continue;
     }
-    for (const field of SOAK_FIELDS) {
-      if (have[field] !== want.fields[field]) {
-        mismatches.push(`${want.id}.${field}: ${show(have[field])} != expected ${show(want.fields[field])}`);
-        mismatched.add(want.id);
-      }
-    }
-    const custom = (have.customField ?? {}) as Record<string, unknown>;
-    for (const key of new Set([...Object.keys(custom), ...Object.keys(want.customField)])) {
-      if (custom[key] !== want.customField[key]) {
-        mismatches.push(
-          `${want.id}.customField.${key}: ${show(custom[key])} != expected ${show(want.customField[key])}`,
-        );
-        mismatched.add(want.id);
-      }
-    }
-    if (otherKeysIntact(want, custom)) otherSourceIntact++;
+    const differences = diffContact(String(want.id), want, have);
+    mismatches.push(...differences);
+    if (differences.length > 0) mismatched.add(want.id);
+    if (otherKeysIntact(want, (have.customField ?? {}) as Record<string, unknown>)) otherSourceIntact++;
   }
   check(
     'final state = latest change per contact and field',
@@ -301,6 +308,71 @@ function buildReport(input: {
     'custom fields set by another source intact',
     otherSourceIntact === plan.expected.length,
     `${otherSourceIntact}/${plan.expected.length} contacts`,
+  );
+
+  // 1b. New people (createIfUnresolved): one created contact each, found by its unique email, with
+  // the latest change of every field, and every key the person's jobs carried linked to it.
+  const seeded = new Set(plan.contacts.map((contact) => contact.id));
+  const created = input.contacts.filter((contact) => !seeded.has(contact.id));
+  const byEmail = new Map<string, Contact[]>();
+  for (const contact of created) {
+    const list = byEmail.get(contact.email ?? '') ?? [];
+    list.push(contact);
+    byEmail.set(contact.email ?? '', list);
+  }
+  const people = plan.newPeople;
+  const notOne = people.flatMap((person, n) => {
+    const count = byEmail.get(person.email)?.length ?? 0;
+    return count === 1 ? [] : [`new${n}: ${count} contacts`];
+  });
+  const personEmails = new Set(people.map((person) => person.email));
+  const strays = created.filter((contact) => !personEmails.has(contact.email ?? ''));
+  check(
+    'one contact created per new person',
+    notOne.length === 0 && strays.length === 0 && created.length === people.length,
+    `${created.length} contacts created for ${people.length} new people` +
+      (notOne.length > 0 ? `; ${notOne.slice(0, 5).join(', ')}` : '') +
+      (strays.length > 0
+        ? `; ${strays.length} not a new person's (ids ${strays
+            .slice(0, 5)
+            .map((c) => c.id)
+            .join(', ')})`
+        : ''),
+  );
+  const personMismatches: string[] = [];
+  const mismatchedPeople = new Set<number>();
+  let personFields = 0;
+  people.forEach((person, n) => {
+    personFields += Object.keys(person.fields).length + Object.keys(person.customField).length;
+    const [have] = byEmail.get(person.email) ?? [];
+    if (!have) return;
+    const differences = diffContact(`new${n}(${have.id})`, person, have, ['email']);
+    personMismatches.push(...differences);
+    if (differences.length > 0) mismatchedPeople.add(n);
+  });
+  const found = people.filter((person) => byEmail.has(person.email)).length;
+  check(
+    'created contacts = latest change per new person and field',
+    personMismatches.length === 0 && found === people.length,
+    personMismatches.length === 0
+      ? `${found} of ${people.length} people found, ${personFields} fields equal`
+      : `${personMismatches.length} differ, e.g. ${personMismatches.slice(0, 5).join('; ')}`,
+  );
+  const badLinks: string[] = [];
+  let keysChecked = 0;
+  people.forEach((person, n) => {
+    const contactId = byEmail.get(person.email)?.[0]?.id;
+    for (const [kind, linked] of Object.entries(input.personLinks[n] ?? {})) {
+      keysChecked++;
+      if (contactId === undefined || linked !== String(contactId))
+        badLinks.push(`new${n}.${kind} -> ${linked ?? 'no link'} (contact ${contactId ?? 'none'})`);
+    }
+  });
+  check(
+    "new people's keys link to their contact",
+    badLinks.length === 0,
+    `${keysChecked - badLinks.length} of ${keysChecked} keys (external key, email, phone)` +
+      (badLinks.length > 0 ? `; ${badLinks.slice(0, 5).join(', ')}` : ''),
   );
 
   // 2. Dead letters: exactly the planted permanent jobs, each with its permanent reason.
@@ -367,6 +439,9 @@ function buildReport(input: {
 
   const patches = requests.filter((r) => r.method === 'PATCH');
   const gets = requests.filter((r) => r.method === 'GET');
+  const posts = requests.filter((r) => r.method === 'POST');
+  const newPersonJobIds = new Set(people.flatMap((person) => person.jobIds));
+  const isNewPersonJob = (jobId: string | undefined) => jobId !== undefined && newPersonJobIds.has(jobId);
   const dropped = jobLines.flatMap((l) => (l.action === 'acknowledged' ? (l.dropped ?? []) : []));
   const clientRetries = lines.filter((l) => l.message === 'ClearTalk retry');
   const figures: Array<[string, string | number]> = [
@@ -379,6 +454,22 @@ function buildReport(input: {
     ['jobs matched by externalKey (via imported links)', plan.counts.byExternalKey],
     ['jobs naming a contact id that other jobs reach by externalKey', plan.counts.crossGroup],
     ['contacts', plan.contacts.length],
+    [
+      'new people / their jobs / sent after a newer job of theirs',
+      `${people.length} / ${plan.counts.newPersonJobs} / ${plan.counts.newPersonOutOfOrder}`,
+    ],
+    [
+      'POST /contacts calls (all / 2xx / idempotent replays; faults injected)',
+      `${posts.length} / ${posts.filter((r) => r.status >= 200 && r.status < 300).length} / ${posts.filter((r) => r.fault === 'replay').length}; ` +
+        countBy(posts.flatMap((r) => (r.fault && r.fault !== 'replay' ? [r.fault] : []))),
+    ],
+    [
+      'new-person jobs: created / applied to the contact / handed back contact-busy',
+      `${acknowledged.filter((l) => l.created === true).length} / ${
+        acknowledged.filter((l) => l.outcome === 'applied' && l.created === false && isNewPersonJob(l.jobId))
+          .length
+      } / ${handedBack.filter((l) => l.errorCode === 'contact-busy' && isNewPersonJob(l.jobId)).length}`,
+    ],
     [
       'PATCH calls (all / 2xx / idempotent replays)',
       `${patches.length} / ${patches.filter((r) => r.status >= 200 && r.status < 300).length} / ${patches.filter((r) => r.fault === 'replay').length}`,
@@ -457,6 +548,44 @@ function buildReport(input: {
     return [`contact ${id}:`, ...trail].join('\n');
   });
   diagnostics.push(...duplicateStories);
+  // A new person whose contacts or fields or links are wrong: every job's log story, then every
+  // request on their contacts and every POST of their jobs (synthetic values).
+  const troubled = new Set([
+    ...mismatchedPeople,
+    ...people.flatMap((person, n) => ((byEmail.get(person.email)?.length ?? 0) === 1 ? [] : [n])),
+    ...badLinks.map((text) => Number(/^new(\d+)/.exec(text)?.[1])),
+  ]);
+  for (const n of [...troubled].slice(0, 3)) {
+    const person = people[n] as NewPerson;
+    const ids = new Set((byEmail.get(person.email) ?? []).map((contact) => `/contacts/${contact.id}`));
+    const story = jobLines
+      .filter((l) => l.jobId !== undefined && person.jobIds.includes(l.jobId))
+      .map(
+        (l) =>
+          `  ${l.jobId} receive ${l.receiveCount} message ${String(l.messageId).slice(0, 8)}: ${l.outcome} ${l.action}` +
+          `${l.created ? ' created' : ''}${l.contactId ? ` contact ${l.contactId}` : ''}` +
+          `${l.note ? ` (${l.note}${l.errorCode ? ` ${l.errorCode}` : ''})` : ''}` +
+          `${l.dropped ? ` dropped ${l.dropped.map((d) => `${d.field}:${d.reason}`).join(',')}` : ''}`,
+      );
+    const calls = requests
+      .filter(
+        (r) =>
+          ids.has(r.path) ||
+          (r.method === 'POST' && person.jobIds.some((jobId) => r.idempotencyKey === `create:${jobId}`)),
+      )
+      .map(
+        (r) =>
+          `  ${new Date(r.at).toISOString().slice(14, 23)} ${r.method} ${r.path} ${r.status}${r.fault ? ` ${r.fault}` : ''} ` +
+          `key=${r.idempotencyKey ?? '-'} ${r.method === 'GET' ? '' : JSON.stringify(r.body)}`,
+      );
+    diagnostics.push(
+      [
+        `new person new${n} (jobs ${person.jobIds.join(', ')}; links ${JSON.stringify(input.personLinks[n])}):`,
+        ...story,
+        ...calls,
+      ].join('\n'),
+    );
+  }
   return {
     ok: checks.every((c) => c.ok),
     checks,
@@ -495,6 +624,31 @@ export function describeReceiveBudget(
     `p<=${exhausted.toExponential(2)} per job, <=${(exhausted * jobs).toExponential(2)} expected over ${jobs} jobs ` +
     `(redrive maxReceiveCount ${maxReceiveCount + 1} is only the crash backstop)`
   );
+}
+
+/** `label.field: have != expected want` for each SOAK_FIELD (plus `extraFields`) and custom field that differs. */
+function diffContact(
+  label: string,
+  want: Pick<ExpectedContact, 'fields' | 'customField'>,
+  have: Contact,
+  extraFields: readonly string[] = [],
+): string[] {
+  const differences: string[] = [];
+  const fields = have as unknown as Record<string, unknown>;
+  for (const field of [...SOAK_FIELDS, ...extraFields]) {
+    if (fields[field] !== want.fields[field]) {
+      differences.push(`${label}.${field}: ${show(fields[field])} != expected ${show(want.fields[field])}`);
+    }
+  }
+  const custom = (have.customField ?? {}) as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(custom), ...Object.keys(want.customField)])) {
+    if (custom[key] !== want.customField[key]) {
+      differences.push(
+        `${label}.customField.${key}: ${show(custom[key])} != expected ${show(want.customField[key])}`,
+      );
+    }
+  }
+  return differences;
 }
 
 function otherKeysIntact(want: ExpectedContact, custom: Record<string, unknown>): boolean {

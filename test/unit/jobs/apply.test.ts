@@ -231,23 +231,129 @@ describe('applyPatchJob', () => {
     expect(clearTalk.calls.map((c) => `${c.method} ${c.id ?? ''}`)).toEqual(['PATCH 42']);
   });
 
-  it('gives the creation claim back when the POST fails, so a retry can create the contact', async () => {
+  it('gives the creation claim back when ClearTalk refused the POST', async () => {
     const { clearTalk, links, deps } = setup({ createIfUnresolved: true });
     const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
-    const body = JSON.stringify({ ...rest, match: { email: 'retry@example.com', phone: '+15550001111' } });
+    const match = { email: 'refused@example.com', phone: '+15550001111' };
+    clearTalk.failWith(new ClearTalkPermanentError('422', { code: 'rejected', status: 422 }));
+    expect(await applyPatchJob(JSON.stringify({ ...rest, match }), deps)).toMatchObject({
+      kind: 'dead-letter',
+      reason: 'rejected',
+    });
+    // Nothing was created, so another job may create the contact at once.
+    expect(await links.claimCreation(match, { owner: 'other', untilMs: Date.now() + 60_000 })).toEqual({
+      claimed: true,
+    });
+  });
+
+  it('holds the claim after a POST whose outcome is unknown, for the same job’s redelivery only', async () => {
+    let t = Date.parse('2026-11-27T10:00:00Z');
+    const clearTalk = fakeClearTalk();
+    const links = createMemoryLinkStore({ now: () => t });
+    const deps: ApplyDeps = {
+      clearTalk: clearTalk.client,
+      state: createMemoryStateStore({ now: () => t }),
+      links,
+      policy: () => ({ createIfUnresolved: true }),
+      deadlineMs: t + 60_000,
+      lease: { now: () => t },
+      creationHoldMs: 15 * 60_000,
+    };
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const match = { email: 'unknown@example.com' };
+    const body = JSON.stringify({ ...rest, match });
+    // 503s until the deadline: the POST may have created the contact.
     clearTalk.failWith(new ClearTalkRetryableError('503s', { code: 'retries-exhausted', status: 503 }));
     expect(await applyPatchJob(body, deps)).toMatchObject({ kind: 'retry', code: 'retries-exhausted' });
-    // Another owner can claim at once: nothing was left behind.
-    expect(
-      await links.claimCreation(
-        { email: 'retry@example.com', phone: '+15550001111' },
-        { owner: 'other', untilMs: Date.now() + 60_000 },
-      ),
-    ).toEqual({ claimed: true });
-    await links.releaseCreation({ email: 'retry@example.com', phone: '+15550001111' }, 'other');
     clearTalk.failWith(undefined);
-    expect(await applyPatchJob(body, deps)).toMatchObject({ kind: 'applied', created: true });
-    expect(await links.resolve({ phone: '+15550001111' })).toBe('500');
+    // Long after this attempt's deadline, a job of another group is still handed back...
+    t += 10 * 60_000;
+    const other = JSON.stringify({ ...rest, jobId: 'typeform:form1:tok-other', match });
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+      kind: 'retry',
+      code: 'contact-busy',
+    });
+    // ...while the job's own redelivery takes the claim back and repeats the POST with its key.
+    expect(await applyPatchJob(body, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+      kind: 'applied',
+      created: true,
+    });
+    expect(clearTalk.calls.map((c) => `${c.method} ${c.key}`)).toEqual([
+      'POST create:typeform:form1:tok1',
+      'POST create:typeform:form1:tok1',
+    ]);
+    // The other job now finds the contact (same value: a no-op), and no second one is created.
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+      kind: 'skipped',
+      job: { contactId: '500' },
+    });
+    expect(clearTalk.contacts.size).toBe(1);
+  });
+
+  it('lets another group’s job take over a held claim once the hold has passed', async () => {
+    let t = Date.parse('2026-11-27T10:00:00Z');
+    const clearTalk = fakeClearTalk();
+    const deps: ApplyDeps = {
+      clearTalk: clearTalk.client,
+      state: createMemoryStateStore({ now: () => t }),
+      links: createMemoryLinkStore({ now: () => t }),
+      policy: () => ({ createIfUnresolved: true }),
+      deadlineMs: t + 60_000,
+      lease: { now: () => t },
+      creationHoldMs: 15 * 60_000,
+    };
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const match = { email: 'gone@example.com' };
+    clearTalk.failWith(new ClearTalkRetryableError('timeout', { code: 'retries-exhausted' }));
+    await applyPatchJob(JSON.stringify({ ...rest, match }), deps);
+    clearTalk.failWith(undefined);
+    t += 15 * 60_000 + 1;
+    const other = JSON.stringify({ ...rest, jobId: 'typeform:form1:tok-other', match });
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+      kind: 'applied',
+      created: true,
+    });
+  });
+
+  it('holds the new contact’s lease until its versions are written, so a job that finds the new link waits', async () => {
+    const { clearTalk, links, state, deps: base } = setup({ createIfUnresolved: true });
+    const deps: ApplyDeps = { ...base, lease: { waitMs: 0, sleep: async () => undefined } };
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const match = { email: 'window@example.com' };
+    const creator = JSON.stringify({
+      ...rest,
+      patch: { tag: 'new' },
+      occurredAt: '2026-11-26T12:00:00Z',
+      match,
+    });
+    // An older change for the same person, from another group, arriving just after the links.
+    const older = JSON.stringify({
+      ...rest,
+      jobId: 'shopify:s:customers/update:1',
+      patch: { tag: 'old' },
+      occurredAt: '2026-11-26T11:00:00Z',
+      match,
+    });
+    let olderOutcome: Awaited<ReturnType<typeof applyPatchJob>> | undefined;
+    const racing: ApplyDeps = {
+      ...deps,
+      links: {
+        ...links,
+        async putLinks(contactId, keys) {
+          await links.putLinks(contactId, keys);
+          olderOutcome = await applyPatchJob(older, { ...deps, links });
+        },
+      },
+    };
+    expect(await applyPatchJob(creator, racing)).toMatchObject({ kind: 'applied', created: true });
+    expect(olderOutcome).toMatchObject({ kind: 'retry', code: 'contact-busy' });
+    // Its redelivery sees the creation's versions: the older tag is stale.
+    expect(await applyPatchJob(older, deps)).toMatchObject({
+      kind: 'skipped',
+      dropped: [{ field: 'tag', reason: 'stale' }],
+    });
+    expect(clearTalk.contacts.get('500')?.tag).toBe('new');
+    expect(state.ledger().has('shopify:s:customers/update:1')).toBe(true);
   });
 
   it('merges custom fields into the contact’s current ones, keys sorted', async () => {
