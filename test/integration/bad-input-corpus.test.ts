@@ -367,7 +367,7 @@ async function importHandler(path: string, env: Record<string, string>): Promise
   }
 }
 
-/** Captures what the Powertools logger writes (INFO to stdout, WARN/ERROR to stderr). */
+/** Captures what the functions' logger writes (every level to stdout; stderr too, to miss nothing). */
 function captureOutput() {
   const chunks: string[] = [];
   const spy = (stream: NodeJS.WriteStream) =>

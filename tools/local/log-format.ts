@@ -1,5 +1,5 @@
 /**
- * Turns the functions' structured log lines (Powertools JSON) into short terminal lines for
+ * Turns the functions' structured log lines (JSON, Powertools' line format) into short terminal lines for
  * `npm start`: one line per PatchJob outcome, one per webhook answer, and no metric blobs.
  * The functions log ids, field names and reason codes only, so nothing here can print a contact
  * value or a secret that was not already in the log.

@@ -730,8 +730,8 @@ async function drainDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadL
 }
 
 /**
- * Collects the workers' JSON log lines (Powertools writes INFO to stdout and WARN to stderr) so
- * the report can count outcomes; everything else still reaches the terminal.
+ * Collects the workers' JSON log lines (lib/observability.ts writes every level to stdout; stderr
+ * is watched too) so the report can count outcomes; everything else still reaches the terminal.
  */
 function captureWorkerLogs(echo: boolean) {
   const parsed: WorkerLogLine[] = [];
