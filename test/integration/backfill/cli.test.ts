@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTypeformApiStandin, type TypeformStandin } from '../../../tools/standins/typeform-api.js';
+import { runTool } from '../tools/run-tool.js';
 import { createTestSecret, provisionTestStack, queueDepth } from './harness.js';
 
 const FORM = 'cliForm1';
@@ -10,18 +10,7 @@ afterAll(async () => {
 });
 
 function run(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn('npx', ['tsx', 'tools/backfill.ts', ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runTool('backfill', args, env);
 }
 
 describe('npm run backfill', () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
+import { queueDepth } from '../../../tools/local/queue-tools.js';
 import {
   buildJob,
   readDeadLetters,
@@ -22,17 +22,8 @@ function envOf(h: WorkerHarness): Record<string, string> {
   };
 }
 
-async function depth(h: WorkerHarness, queueUrl: string): Promise<number> {
-  const out = await h.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+function depth(h: WorkerHarness, queueUrl: string): Promise<number> {
+  return queueDepth(h.sqs, queueUrl);
 }
 
 /**

@@ -20,7 +20,11 @@ const CONTRACT_VARIABLES = [
  * Runs `tools/<tool>.ts` as `npm run <tool>` does (`tsx tools/<tool>.ts ...args`), with the test
  * process's AWS settings (moto) plus `env`, and collects its output and exit code.
  */
-export function runTool(tool: 'dlq' | 'links', args: readonly string[], env: Record<string, string> = {}) {
+export function runTool(
+  tool: 'dlq' | 'links' | 'backfill',
+  args: readonly string[],
+  env: Record<string, string> = {},
+) {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !CONTRACT_VARIABLES.includes(name)),
   );

@@ -96,6 +96,22 @@ function setup(options: { createIfUnresolved?: boolean } = {}) {
   return { clearTalk, state, links, deps };
 }
 
+/** Stores and lease on a settable clock, with contact creation on and a 15-minute creation hold. */
+function setupCreating(clock: { t: number }) {
+  const clearTalk = fakeClearTalk();
+  const now = () => clock.t;
+  const deps: ApplyDeps = {
+    clearTalk: clearTalk.client,
+    state: createMemoryStateStore({ now }),
+    links: createMemoryLinkStore({ now }),
+    policy: () => ({ createIfUnresolved: true }),
+    deadlineMs: clock.t + 60_000,
+    lease: { now },
+    creationHoldMs: 15 * 60_000,
+  };
+  return { clearTalk, deps };
+}
+
 function job(overrides: Partial<PatchJob> = {}): string {
   return JSON.stringify({
     version: 1,
@@ -247,18 +263,8 @@ describe('applyPatchJob', () => {
   });
 
   it('holds the claim after a POST whose outcome is unknown, for the same job’s redelivery only', async () => {
-    let t = Date.parse('2026-11-27T10:00:00Z');
-    const clearTalk = fakeClearTalk();
-    const links = createMemoryLinkStore({ now: () => t });
-    const deps: ApplyDeps = {
-      clearTalk: clearTalk.client,
-      state: createMemoryStateStore({ now: () => t }),
-      links,
-      policy: () => ({ createIfUnresolved: true }),
-      deadlineMs: t + 60_000,
-      lease: { now: () => t },
-      creationHoldMs: 15 * 60_000,
-    };
+    const clock = { t: Date.parse('2026-11-27T10:00:00Z') };
+    const { clearTalk, deps } = setupCreating(clock);
     const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
     const match = { email: 'unknown@example.com' };
     const body = JSON.stringify({ ...rest, match });
@@ -267,14 +273,14 @@ describe('applyPatchJob', () => {
     expect(await applyPatchJob(body, deps)).toMatchObject({ kind: 'retry', code: 'retries-exhausted' });
     clearTalk.failWith(undefined);
     // Long after this attempt's deadline, a job of another group is still handed back...
-    t += 10 * 60_000;
+    clock.t += 10 * 60_000;
     const other = JSON.stringify({ ...rest, jobId: 'typeform:form1:tok-other', match });
-    expect(await applyPatchJob(other, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: clock.t + 60_000 })).toMatchObject({
       kind: 'retry',
       code: 'contact-busy',
     });
     // ...while the job's own redelivery takes the claim back and repeats the POST with its key.
-    expect(await applyPatchJob(body, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+    expect(await applyPatchJob(body, { ...deps, deadlineMs: clock.t + 60_000 })).toMatchObject({
       kind: 'applied',
       created: true,
     });
@@ -283,7 +289,7 @@ describe('applyPatchJob', () => {
       'POST create:typeform:form1:tok1',
     ]);
     // The other job now finds the contact (same value: a no-op), and no second one is created.
-    expect(await applyPatchJob(other, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: clock.t + 60_000 })).toMatchObject({
       kind: 'skipped',
       job: { contactId: '500' },
     });
@@ -291,25 +297,16 @@ describe('applyPatchJob', () => {
   });
 
   it('lets another group’s job take over a held claim once the hold has passed', async () => {
-    let t = Date.parse('2026-11-27T10:00:00Z');
-    const clearTalk = fakeClearTalk();
-    const deps: ApplyDeps = {
-      clearTalk: clearTalk.client,
-      state: createMemoryStateStore({ now: () => t }),
-      links: createMemoryLinkStore({ now: () => t }),
-      policy: () => ({ createIfUnresolved: true }),
-      deadlineMs: t + 60_000,
-      lease: { now: () => t },
-      creationHoldMs: 15 * 60_000,
-    };
+    const clock = { t: Date.parse('2026-11-27T10:00:00Z') };
+    const { clearTalk, deps } = setupCreating(clock);
     const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
     const match = { email: 'gone@example.com' };
     clearTalk.failWith(new ClearTalkRetryableError('timeout', { code: 'retries-exhausted' }));
     await applyPatchJob(JSON.stringify({ ...rest, match }), deps);
     clearTalk.failWith(undefined);
-    t += 15 * 60_000 + 1;
+    clock.t += 15 * 60_000 + 1;
     const other = JSON.stringify({ ...rest, jobId: 'typeform:form1:tok-other', match });
-    expect(await applyPatchJob(other, { ...deps, deadlineMs: t + 60_000 })).toMatchObject({
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: clock.t + 60_000 })).toMatchObject({
       kind: 'applied',
       created: true,
     });
