@@ -200,9 +200,7 @@ export function createLinkStore(options: {
 
   return {
     async resolve(match) {
-      const keys = linkKeys(match);
-      for (const key of [keys.ext, keys.email, keys.phone]) {
-        if (!key) continue;
+      for (const key of orderedLinkKeys(match)) {
         const found = await getContactId(key);
         if (found) return found.contactId;
       }
@@ -286,9 +284,8 @@ export function createMemoryLinkStore(
   return {
     size: () => items.size,
     async resolve(match) {
-      const keys = linkKeys(match);
-      for (const key of [keys.ext, keys.email, keys.phone]) {
-        const item = key ? items.get(keyOf(key)) : undefined;
+      for (const key of orderedLinkKeys(match)) {
+        const item = items.get(keyOf(key));
         if (item) return item.contactId;
       }
       return undefined;

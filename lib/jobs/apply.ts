@@ -429,7 +429,6 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   // The claim belongs to the job, not to this attempt: after a POST whose outcome is unknown the
   // job's redelivery takes its claim back and repeats the POST with the same Idempotency-Key.
   const claimOwner = `job:${job.jobId}`;
-  const now = deps.lease?.now ?? Date.now;
   const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
   const claim = await deps.links.claimCreation(job.match, { owner: claimOwner, untilMs });
   if (!claim.claimed) {
@@ -446,7 +445,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
     contactId = String(contact.id);
   } catch (error) {
     if (createdNothing(error)) await releaseCreation(deps, job.match, claimOwner);
-    else await holdCreation(deps, job.match, claimOwner, now() + (deps.creationHoldMs ?? CREATION_HOLD_MS));
+    else await holdCreation(deps, job.match, claimOwner);
     throw error;
   }
   // The new contact's lease before its links: a job of another group that finds a link must wait
@@ -458,7 +457,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   try {
     if (!lease.acquired) {
       // Cannot happen for a contact nobody knows yet; should it, the redelivery takes over.
-      await holdCreation(deps, job.match, claimOwner, now() + (deps.creationHoldMs ?? CREATION_HOLD_MS));
+      await holdCreation(deps, job.match, claimOwner);
       return busyCreating(job, ledgerRef);
     }
     // Link next (which also ends the claim): should the versions or ledger write fail, the
@@ -474,7 +473,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   } catch (error) {
     await releaseLease(deps, contactId, leaseOwner);
     // The contact exists: keep the claims (those not yet replaced by links) for the redelivery.
-    await holdCreation(deps, job.match, claimOwner, now() + (deps.creationHoldMs ?? CREATION_HOLD_MS));
+    await holdCreation(deps, job.match, claimOwner);
     throw error;
   }
   return {
@@ -512,14 +511,18 @@ function createdNothing(error: unknown): boolean {
 }
 
 /**
- * Keeps a creation claim after a POST whose outcome is unknown, until `untilMs` (longer than the
- * queue's visibility timeout): the job's redelivery takes it back and repeats the POST with the
+ * Keeps a creation claim after a POST whose outcome is unknown, for `creationHoldMs` (longer than
+ * the queue's visibility timeout): the job's redelivery takes it back and repeats the POST with the
  * same Idempotency-Key, which ClearTalk answers with the contact it may have created. Meanwhile
  * jobs of other groups for the person are handed back instead of creating a second contact.
  */
-async function holdCreation(deps: ApplyDeps, match: LinkKeys, owner: string, untilMs: number): Promise<void> {
+async function holdCreation(deps: ApplyDeps, match: LinkKeys, owner: string): Promise<void> {
+  const now = deps.lease?.now ?? Date.now;
   try {
-    await deps.links.claimCreation(match, { owner, untilMs });
+    await deps.links.claimCreation(match, {
+      owner,
+      untilMs: now() + (deps.creationHoldMs ?? CREATION_HOLD_MS),
+    });
   } catch {
     // The claim keeps its first expiry (deadline + margin).
   }
