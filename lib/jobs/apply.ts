@@ -452,9 +452,9 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   // for this job's versions, or it would plan against none and could send older values over the
   // ones just created. Nobody else knows the contact yet, so the lease is free.
   const leaseOwner = (deps.lease?.newOwner ?? newOwnerId)();
-  const lease = await deps.state.acquireContactLease(contactId, { owner: leaseOwner, untilMs });
   const ledgerRef = { ...ref, contactId };
   try {
+    const lease = await deps.state.acquireContactLease(contactId, { owner: leaseOwner, untilMs });
     if (!lease.acquired) {
       // Cannot happen for a contact nobody knows yet; should it, the redelivery takes over.
       await holdCreation(deps, job.match, claimOwner);

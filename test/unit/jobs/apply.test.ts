@@ -11,6 +11,7 @@ import {
   InvalidContactIdError,
 } from '../../../lib/cleartalk/errors.js';
 import type { Contact, ContactPatch } from '../../../lib/cleartalk/schemas.js';
+import { DependencyError } from '../../../lib/errors.js';
 import {
   type ApplyDeps,
   applyPatchJob,
@@ -292,6 +293,32 @@ describe('applyPatchJob', () => {
     expect(await applyPatchJob(other, { ...deps, deadlineMs: clock.t + 60_000 })).toMatchObject({
       kind: 'skipped',
       job: { contactId: '500' },
+    });
+    expect(clearTalk.contacts.size).toBe(1);
+  });
+
+  it('holds the claim when the state table fails right after the contact was created', async () => {
+    const clock = { t: Date.parse('2026-11-27T10:00:00Z') };
+    const { clearTalk, deps } = setupCreating(clock);
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const match = { email: 'stored-nothing@example.com' };
+    const failing: ApplyDeps = {
+      ...deps,
+      state: {
+        ...deps.state,
+        acquireContactLease: async () => {
+          throw new DependencyError('dynamodb', 'state store: contact lease write failed (Throttled)');
+        },
+      },
+    };
+    expect(await applyPatchJob(JSON.stringify({ ...rest, match }), failing)).toMatchObject({ kind: 'retry' });
+    expect(clearTalk.contacts.size).toBe(1);
+    // Past this attempt's deadline + margin, another group's job still may not create a second one.
+    clock.t += 5 * 60_000;
+    const other = JSON.stringify({ ...rest, jobId: 'typeform:form1:tok-other', match });
+    expect(await applyPatchJob(other, { ...deps, deadlineMs: clock.t + 60_000 })).toMatchObject({
+      kind: 'retry',
+      code: 'contact-busy',
     });
     expect(clearTalk.contacts.size).toBe(1);
   });
