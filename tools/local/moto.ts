@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 /** A running moto_server (the AWS emulator used by tests, benchmarks and `npm start`). */
 export interface MotoServer {
@@ -26,6 +27,27 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * moto_server with DynamoDB requests one at a time (moto_server_atomic.py). moto checks a
+ * ConditionExpression and writes without a lock between the two, so two concurrent conditional
+ * writes on one item could both succeed: measured with 4 concurrent `attribute_not_exists` writers
+ * per item, plain moto_server let two of them win on 4 of 300 items (the chaos soak once created
+ * two contacts for one person this way; test/integration/aws/moto-atomic.test.ts checks the fix). DynamoDB never does that, and the worker's
+ * leases, ledger and creation claims rely on it.
+ */
+const ATOMIC_LAUNCHER = fileURLToPath(new URL('./moto_server_atomic.py', import.meta.url));
+
+/** The command that runs moto: the atomic launcher when `python3` can import moto, else moto_server. */
+function motoCommand(): { command: string; args: string[] } {
+  const probe = spawnSync('python3', ['-c', 'import moto.server'], { stdio: 'ignore' });
+  if (!probe.error && probe.status === 0) return { command: 'python3', args: [ATOMIC_LAUNCHER] };
+  process.stderr.write(
+    'warning: python3 cannot import moto (moto_server comes from another Python); starting moto_server ' +
+      'as is, whose DynamoDB conditional writes are not atomic under concurrent requests\n',
+  );
+  return { command: 'moto_server', args: [] };
+}
+
+/**
  * Starts moto_server on a free port and waits until it answers.
  * @throws {Error} naming `pip install "moto[server]"` when moto_server is missing
  */
@@ -33,7 +55,8 @@ export async function startMoto(options: { port?: number; timeoutMs?: number } =
   const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
   if (probe.error || probe.status !== 0) throw new Error(MOTO_INSTALL_HINT);
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+  const { command, args } = motoCommand();
+  const child: ChildProcess = spawn(command, [...args, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
