@@ -14,6 +14,7 @@ import { sha256Hex } from '../hash.js';
  * | link (tel)  | `link#phone#<sha256(E.164)>`         | `link`              | no contact values stored       |
  * | checkpoint  | `checkpoint#<source>#<scope>`        | `checkpoint`        | conditional on `revision`      |
  * | delivery    | `delivery#<source>#<deliveryId>`     | `delivery`          | webhook deliveries, TTL 7 days |
+ * | pacer       | `pacer#<name>`                       | `pacer`             | next request slot of an API    |
  */
 export const STATE_TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
 
@@ -62,4 +63,9 @@ export function checkpointKey(source: string, scope: string): ItemKey {
 /** A webhook delivery already enqueued (Shopify `X-Shopify-Webhook-Id`, Typeform `event_id`). */
 export function deliveryKey(source: string, deliveryId: string): ItemKey {
   return { pk: `delivery#${source}#${deliveryId}`, sk: 'delivery' };
+}
+
+/** The shared request pacer of one API account (`name` holds no secret: see shared-pacer.ts). */
+export function pacerKey(name: string): ItemKey {
+  return { pk: `pacer#${name}`, sk: 'pacer' };
 }

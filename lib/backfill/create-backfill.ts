@@ -2,12 +2,14 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createCheckpointStore } from '../aws/checkpoints.js';
 import type { SecretReader } from '../aws/secrets.js';
+import { createSharedPacer } from '../aws/shared-pacer.js';
 import { enqueuePatchJobs } from '../aws/sqs.js';
 import { type ConfigWith, shopifyAdminBaseUrl } from '../config.js';
+import { sha256Hex } from '../hash.js';
 import type { PatchJob } from '../jobs/patch-job.js';
 import type { MappingConfig } from '../sources/mapping-config.js';
 import type { HttpFetch } from './http.js';
-import { type Clock, createIntervalPacer, type Pacer, realSleep, type Sleep } from './pacing.js';
+import { type Clock, type Pacer, realSleep, type Sleep } from './pacing.js';
 import type { BackfillDeps } from './run-backfill.js';
 import type { ScopeProgress } from './run-scope.js';
 
@@ -22,15 +24,32 @@ export const TYPEFORM_REQUEST_INTERVAL_MS = 600;
 export type BackfillConfig = ConfigWith<'PATCH_QUEUE_URL' | 'STATE_TABLE_NAME'>;
 
 // One pacer per Typeform account and container: every form (and every warm invocation) of the
-// account queues on it, so several forms never add up to more than 2 requests/s.
+// account queues on it, so several forms never add up to more than 2 requests/s. Its slots live in
+// the state table, so backfills in other containers (a scheduled run and a direct invoke at once)
+// queue on the same schedule.
 const typeformPacers = new Map<string, Pacer>();
 
-/** The pacer of one Typeform account (keyed by API base and token secret). */
-export function typeformPacerFor(accountKey: string, now: Clock, sleep: Sleep): Pacer {
-  let pacer = typeformPacers.get(accountKey);
+/**
+ * The pacer of one Typeform account (keyed by API base and token secret id, never the token),
+ * shared across containers through the state table.
+ */
+export function typeformPacerFor(
+  accountKey: string,
+  table: { readonly client: Pick<DynamoDBDocumentClient, 'send'>; readonly tableName: string },
+  now: Clock,
+  sleep: Sleep,
+): Pacer {
+  const cacheKey = `${table.tableName}|${accountKey}`;
+  let pacer = typeformPacers.get(cacheKey);
   if (!pacer) {
-    pacer = createIntervalPacer({ intervalMs: TYPEFORM_REQUEST_INTERVAL_MS, now, sleep });
-    typeformPacers.set(accountKey, pacer);
+    pacer = createSharedPacer({
+      ...table,
+      name: `typeform#${sha256Hex(accountKey).slice(0, 32)}`,
+      intervalMs: TYPEFORM_REQUEST_INTERVAL_MS,
+      now,
+      sleep,
+    });
+    typeformPacers.set(cacheKey, pacer);
   }
   return pacer;
 }
@@ -76,7 +95,12 @@ export function createBackfillDeps(
       ? {
           baseUrl: config.TYPEFORM_API_BASE_URL,
           getToken: tokenOf(typeformSecret),
-          pacer: typeformPacerFor(`${config.TYPEFORM_API_BASE_URL}|${typeformSecret}`, now, sleep),
+          pacer: typeformPacerFor(
+            `${config.TYPEFORM_API_BASE_URL}|${typeformSecret}`,
+            { client: clients.dynamodb, tableName: config.STATE_TABLE_NAME },
+            now,
+            sleep,
+          ),
           ...(options.pageSizes?.typeform === undefined ? {} : { pageSize: options.pageSizes.typeform }),
         }
       : undefined,

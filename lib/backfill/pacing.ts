@@ -31,21 +31,33 @@ export interface Pacer {
  * chain), and each interval is measured from the moment the previous caller was actually let
  * through, not from when it was planned: a timer that fires late (a busy event loop mapping a
  * page) must not let the next request follow closer than `intervalMs`.
+ *
+ * `reserveSlot` shares the schedule with other processes (lib/aws/shared-pacer.ts): given the
+ * earliest time this process could go, it returns the slot it may use (that time or later).
  */
-export function createIntervalPacer(options: { intervalMs: number; now: Clock; sleep: Sleep }): Pacer {
+export function createIntervalPacer(options: {
+  intervalMs: number;
+  now: Clock;
+  sleep: Sleep;
+  reserveSlot?: (notBefore: number) => Promise<number>;
+}): Pacer {
+  const { intervalMs, now, sleep, reserveSlot } = options;
   let lastAt = Number.NEGATIVE_INFINITY;
   let chain: Promise<void> = Promise.resolve();
   return {
     get nextSlotAt() {
-      return lastAt + options.intervalMs;
+      // This process's view: with `reserveSlot`, others may hold later slots.
+      return lastAt + intervalMs;
     },
     acquire() {
       const turn = chain.then(async () => {
-        const wait = lastAt + options.intervalMs - options.now();
-        if (wait > 0) await options.sleep(wait);
-        lastAt = options.now();
+        const notBefore = Math.max(now(), lastAt + intervalMs);
+        const slot = reserveSlot ? await reserveSlot(notBefore) : notBefore;
+        const wait = slot - now();
+        if (wait > 0) await sleep(wait);
+        lastAt = now();
       });
-      // A failed sleep (deadline) must not block the callers behind it.
+      // A failed reservation or sleep (deadline) must not block the callers behind it.
       chain = turn.catch(() => {});
       return turn;
     },

@@ -45,10 +45,12 @@ export function buildDeps(args: {
   mapping?: unknown;
   pageSizes?: { typeform?: number; shopify?: number };
   onEnqueue?: (jobs: readonly PatchJob[]) => Promise<void> | void;
+  /** Another module instance's createBackfillDeps: a second container, with its own module state. */
+  createDeps?: typeof createBackfillDeps;
 }) {
   const config = loadConfig({ ...process.env, ...args.env }, ['PATCH_QUEUE_URL', 'STATE_TABLE_NAME']);
   const enqueued: PatchJob[] = [];
-  const deps = createBackfillDeps(
+  const deps = (args.createDeps ?? createBackfillDeps)(
     config,
     { sqs, dynamodb, secrets: createSecretCache({ client: secretsClient }) },
     {

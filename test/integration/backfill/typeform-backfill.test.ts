@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { realSleep } from '../../../lib/backfill/pacing.js';
 import { runBackfill } from '../../../lib/backfill/run-backfill.js';
 import { CHECKPOINT_SOURCES } from '../../../lib/backfill/sources.js';
 import type { SweepCheckpoint } from '../../../lib/backfill/sweep.js';
@@ -132,6 +133,63 @@ describe('Typeform backfill over HTTP against the stand-in and moto', () => {
     const times = standin.requests.map((r) => r.at);
     expect(standin.requests.filter((r) => r.outcome === 'rate-limited')).toEqual([]);
     expect(times.length).toBe(6);
+    for (let i = 1; i < times.length; i++)
+      expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(500);
+  });
+
+  it('gives two containers back-filling one account at once one request schedule', async () => {
+    // Real time: two runs in parallel, each with its own module state (its own in-container
+    // pacer), as a scheduled run and a direct invoke in two Lambda containers would be.
+    const clock = { now: Date.now, sleep: realSleep, advance: () => {}, sleeps: [] };
+    const standin = await startTypeformApiStandin({
+      token: TOKEN,
+      forms: { formA: { count: 20 }, formB: { count: 20 } },
+      newestAt: Date.now() - HOUR,
+      rateLimitPerSecond: 2,
+      now: Date.now,
+    });
+    running.push(standin);
+    const stack = await provisionTestStack();
+    const env = {
+      ...stack,
+      TYPEFORM_API_TOKEN_SECRET_ID: await createTestSecret(TOKEN),
+      TYPEFORM_API_BASE_URL: standin.url,
+    };
+    // Lambda containers have their own fetch; here both share this process's, whose first use
+    // loads undici (~100 ms between a pacer letting a request go and it leaving). Load it first.
+    await (await fetch(`${process.env.AWS_ENDPOINT_URL}/moto-api/`)).text();
+    vi.resetModules();
+    const secondContainer = await import('../../../lib/backfill/create-backfill.js');
+    const runs = [
+      buildDeps({
+        env,
+        clock,
+        mapping: { typeform: { forms: { formA: { backfill: true } } } },
+        pageSizes: { typeform: 10 },
+      }),
+      buildDeps({
+        env,
+        clock,
+        mapping: { typeform: { forms: { formB: { backfill: true } } } },
+        pageSizes: { typeform: 10 },
+        createDeps: secondContainer.createBackfillDeps,
+      }),
+    ];
+    expect(runs[0]?.deps.typeform?.pacer).not.toBe(runs[1]?.deps.typeform?.pacer);
+    const summaries = await Promise.all(
+      runs.map(({ deps }) =>
+        runBackfill({ kind: 'schedule' }, deps, { deadlineAt: Number.POSITIVE_INFINITY }),
+      ),
+    );
+    expect(summaries.map((summary) => summary.sources[0]?.recordsSeen)).toEqual([20, 20]);
+    // One schedule for both containers: the stand-in (2 requests/s) refused nothing.
+    expect(standin.requests.filter((r) => r.outcome === 'rate-limited')).toEqual([]);
+    const times = standin.requests.map((r) => r.at);
+    expect(times.length).toBeGreaterThanOrEqual(4);
+    console.log(
+      'GAPS',
+      times.slice(1).map((t, i) => t - (times[i] ?? 0)),
+    );
     for (let i = 1; i < times.length; i++)
       expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(500);
   });

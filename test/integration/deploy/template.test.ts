@@ -242,7 +242,12 @@ describe('serverless package (offline)', () => {
     expect(actionsOn('Backfill', 'typeform-api-token-??????')).toEqual(['secretsmanager:GetSecretValue']);
     expect(actionsOn('Backfill', 'shopify-admin-token-??????')).toEqual(['secretsmanager:GetSecretValue']);
     expect(actionsOn('Backfill', 'PatchQueue')).toEqual(['sqs:SendMessage']);
-    expect(actionsOn('Backfill', 'StateTable')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // UpdateItem: the Typeform request slots shared across containers (lib/aws/shared-pacer.ts).
+    expect(actionsOn('Backfill', 'StateTable')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     expect(actionsOn('Backfill', 'DeadLetterQueue')).toEqual([]);
 
     // Logs go only to the function's own log group; secrets only to their own names.

@@ -55,11 +55,12 @@ describe('typeformPacerFor', () => {
   it('shares one pacer per Typeform account, so forms and warm invocations queue together', () => {
     const now = () => 0;
     const sleep = async () => {};
-    expect(typeformPacerFor('https://api.typeform.com|a', now, sleep)).toBe(
-      typeformPacerFor('https://api.typeform.com|a', now, sleep),
+    const table = { client: { send: async () => ({}) }, tableName: 'state' } as never;
+    expect(typeformPacerFor('https://api.typeform.com|a', table, now, sleep)).toBe(
+      typeformPacerFor('https://api.typeform.com|a', table, now, sleep),
     );
-    expect(typeformPacerFor('https://api.typeform.com|a', now, sleep)).not.toBe(
-      typeformPacerFor('https://api.typeform.com|b', now, sleep),
+    expect(typeformPacerFor('https://api.typeform.com|a', table, now, sleep)).not.toBe(
+      typeformPacerFor('https://api.typeform.com|b', table, now, sleep),
     );
   });
 });

@@ -66,6 +66,43 @@ describe('createIntervalPacer', () => {
     await expect(pacer.acquire()).resolves.toBeUndefined();
   });
 
+  it('waits for the slot reserveSlot hands out, asking for the earliest time it could go', async () => {
+    const clock = createFakeClock(1_000);
+    const asked: number[] = [];
+    // Another process holds the next 700 ms of the shared schedule.
+    const pacer = createIntervalPacer({
+      intervalMs: 500,
+      ...clock,
+      reserveSlot: async (notBefore) => {
+        asked.push(notBefore);
+        return notBefore + 700;
+      },
+    });
+    await pacer.acquire();
+    const first = clock.now();
+    await pacer.acquire();
+    expect(asked).toEqual([1_000, 2_200]);
+    expect([first, clock.now()]).toEqual([1_700, 2_900]);
+  });
+
+  it('does not block the queue behind a caller whose reservation failed', async () => {
+    const clock = createFakeClock();
+    let calls = 0;
+    const pacer = createIntervalPacer({
+      intervalMs: 500,
+      ...clock,
+      reserveSlot: async (notBefore) => {
+        calls++;
+        if (calls === 1) throw new Error('table unreachable');
+        return notBefore;
+      },
+    });
+    const failed = pacer.acquire();
+    const next = pacer.acquire();
+    await expect(failed).rejects.toThrow('table unreachable');
+    await expect(next).resolves.toBeUndefined();
+  });
+
   it('does not wait when the caller was slower than the interval', async () => {
     const clock = createFakeClock();
     const pacer = createIntervalPacer({ intervalMs: 500, ...clock });
