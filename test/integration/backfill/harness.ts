@@ -7,6 +7,7 @@ import { createCheckpointStore } from '../../../lib/aws/checkpoints.js';
 import { createSecretCache } from '../../../lib/aws/secrets.js';
 import { enqueuePatchJobs } from '../../../lib/aws/sqs.js';
 import { createBackfillDeps } from '../../../lib/backfill/create-backfill.js';
+import type { HttpFetch } from '../../../lib/backfill/http.js';
 import { loadConfig } from '../../../lib/config.js';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
 import { parseMappingConfig } from '../../../lib/sources/mapping-config.js';
@@ -45,6 +46,8 @@ export function buildDeps(args: {
   mapping?: unknown;
   pageSizes?: { typeform?: number; shopify?: number };
   onEnqueue?: (jobs: readonly PatchJob[]) => Promise<void> | void;
+  /** Replaces the global fetch (to watch when requests leave). */
+  fetch?: HttpFetch;
   /** Another module instance's createBackfillDeps: a second container, with its own module state. */
   createDeps?: typeof createBackfillDeps;
 }) {
@@ -59,6 +62,7 @@ export function buildDeps(args: {
       sleep: args.clock.sleep,
       random: () => 0.5,
       ...(args.pageSizes ? { pageSizes: args.pageSizes } : {}),
+      ...(args.fetch ? { fetch: args.fetch } : {}),
       enqueue: async (jobs) => {
         await args.onEnqueue?.(jobs);
         await enqueuePatchJobs(sqs, config.PATCH_QUEUE_URL, jobs, { sleep: args.clock.sleep });
