@@ -1,4 +1,3 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -9,7 +8,7 @@ import { createSecretCache } from '../aws/secrets.js';
 import { createStateStore } from '../aws/state-store.js';
 import { createClearTalkClient } from '../cleartalk/client.js';
 import { loadConfig } from '../config.js';
-import { createLogger, createMetrics } from '../observability.js';
+import { createLogger, createMetrics, MetricUnit } from '../observability.js';
 import { loadMappingConfig, sourcePolicy } from '../sources/mapping-config.js';
 import { createCircuitBreaker } from './circuit-breaker.js';
 import { createPatchWorker, type PatchWorker } from './worker.js';

@@ -1,9 +1,8 @@
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sendDeadLetter } from '../aws/sqs.js';
 import type { StateStore } from '../aws/state-store.js';
-import type { Logger } from '../observability.js';
+import { type Logger, type Metrics, MetricUnit } from '../observability.js';
 import { type ApplyDeps, applyPatchJob, type ContactLeaseOptions } from './apply.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { processFifoBatch, type RecordResult } from './fifo-batch.js';
