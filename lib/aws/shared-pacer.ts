@@ -26,6 +26,13 @@ const PACER_ITEM_TTL_SECONDS = 24 * 60 * 60;
 const MAX_CLAIM_ROUNDS = 50;
 
 /**
+ * A claim sets `nextAt` to its own clock plus one interval, so a `nextAt` further ahead than that
+ * plus this allowance for clock differences cannot come from a claim (a test's clock against a
+ * real table, a hand edit): it is overwritten instead of being waited for.
+ */
+const CLOCK_ALLOWANCE_MS = 60_000;
+
+/**
  * Creates a pacer whose schedule is shared through the state table.
  * `name` keys the item: derive it from non-secret account facts (API base, secret id).
  * @throws {DependencyError} (retryable) from `acquire` when DynamoDB fails
@@ -54,9 +61,10 @@ export function createSharedPacer(options: {
             TableName: tableName,
             Key,
             UpdateExpression: 'SET nextAt = :next, expiresAt = :expires',
-            ConditionExpression: 'attribute_not_exists(nextAt) OR nextAt <= :at',
+            ConditionExpression: 'attribute_not_exists(nextAt) OR nextAt <= :at OR nextAt > :impossible',
             ExpressionAttributeValues: {
               ':at': at,
+              ':impossible': at + intervalMs + CLOCK_ALLOWANCE_MS,
               ':next': at + intervalMs,
               ':expires': Math.ceil((at + intervalMs) / 1000) + PACER_ITEM_TTL_SECONDS,
             },

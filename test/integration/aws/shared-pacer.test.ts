@@ -52,6 +52,18 @@ describe('shared request pacer on DynamoDB (moto)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(7 * intervalMs);
   });
 
+  it('goes at once past a next slot no claim could have set (over a minute ahead of its clock)', async () => {
+    const name = `typeform#${randomUUID()}`;
+    const future = createFakeClock(10_000_000);
+    await pacerOn(name, future).acquire();
+    const now = createFakeClock(10_000_000 - 3_600_000);
+    await pacerOn(name, now).acquire();
+    expect(now.sleeps).toEqual([]);
+    // ... and the schedule it leaves is its own: the next caller waits one interval.
+    await pacerOn(name, now).acquire();
+    expect(now.sleeps).toEqual([600]);
+  });
+
   it('fails with a retryable DependencyError when the table is missing', async () => {
     const pacer = createSharedPacer({
       client,
