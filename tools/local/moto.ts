@@ -29,10 +29,11 @@ export function freePort(): Promise<number> {
 /**
  * moto_server with DynamoDB requests one at a time (moto_server_atomic.py). moto checks a
  * ConditionExpression and writes without a lock between the two, so two concurrent conditional
- * writes on one item could both succeed: measured with 4 concurrent `attribute_not_exists` writers
- * per item, plain moto_server let two of them win on 4 of 300 items (the chaos soak once created
- * two contacts for one person this way; test/integration/aws/moto-atomic.test.ts checks the fix). DynamoDB never does that, and the worker's
- * leases, ledger and creation claims rely on it.
+ * writes on one item could both succeed: with 4 concurrent writers per item, plain moto_server let
+ * two or more win on 4 of 300 items (raw `attribute_not_exists` writes) and on 39 of 200 (creation
+ * claims); the chaos soak once created two contacts for one person this way. DynamoDB never does
+ * that, and the worker's leases, ledger and creation claims rely on it.
+ * test/integration/aws/moto-atomic.test.ts checks the fix.
  */
 const ATOMIC_LAUNCHER = fileURLToPath(new URL('./moto_server_atomic.py', import.meta.url));
 
