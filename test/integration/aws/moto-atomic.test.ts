@@ -6,8 +6,8 @@ import { createCreationClaims } from '../../../lib/aws/creation-claims.js';
 import { provisionStack } from '../../../tools/provision.js';
 
 // The run's moto_server comes from startMoto (tools/local/moto.ts), which serialises DynamoDB
-// requests because moto itself does not make a conditional write atomic. Without that, this test
-// saw two winners on about 1 item in 75 (4 of 300), so 200 items fail it with p ~ 0.93.
+// requests because moto itself does not make a conditional write atomic. Against plain
+// moto_server this test found two or three winners on 39 of its 200 items.
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 let tableName = '';
 
