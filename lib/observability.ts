@@ -283,14 +283,14 @@ function isDimensionText(value: unknown): value is string {
 }
 
 // CloudWatch cannot take a NaN or infinite value (JSON would write null): such a value is left out.
-function isValidMetric(name: unknown, unit: unknown, value: unknown): boolean {
+function isValidMetric(units: ReadonlySet<string>, name: unknown, unit: unknown, value: unknown): boolean {
   return (
     typeof name === 'string' &&
     name.length >= 1 &&
     name !== EMF_KEY &&
     name.length <= METRICS_LIMITS.nameLength &&
     typeof unit === 'string' &&
-    (Object.values(MetricUnit) as string[]).includes(unit) &&
+    units.has(unit) &&
     typeof value === 'number' &&
     Number.isFinite(value)
   );
@@ -334,6 +334,8 @@ function formatEmfLine(
  * name was stored with, a name used by a dimension or `_aws`) is left out instead.
  */
 export function createMetrics(functionName: string, options: MetricsOptions = {}): Metrics {
+  // Built here, not at module level, so the bundles that only log leave it out.
+  const units: ReadonlySet<string> = new Set<string>(Object.values(MetricUnit));
   const now = options.now ?? Date.now;
   const write = options.write ?? writeToStdout;
   const disabled = readMetricsDisabled(options.env ?? process.env);
@@ -361,7 +363,7 @@ export function createMetrics(functionName: string, options: MetricsOptions = {}
     unit: MetricUnit,
     value: number,
   ): boolean => {
-    if (!isValidMetric(name, unit, value)) return false;
+    if (!isValidMetric(units, name, unit, value)) return false;
     if (stored.size >= METRICS_LIMITS.metrics) publish(stored, dimensions);
     const current = stored.get(name);
     if (current === undefined) {
