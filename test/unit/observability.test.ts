@@ -7,6 +7,7 @@ import {
   LOG_MARKERS,
   type LoggerOptions,
   METRICS_LIMITS,
+  type Metrics,
   type MetricsOptions,
   MetricUnit,
   readLogLevel,
@@ -579,13 +580,18 @@ describe('createMetrics: single metric', () => {
 describe('createMetrics: limits', () => {
   // Powertools Metrics 2.36.0's flushes at its limits (same calls, clock at METRICS_AT), pinned
   // as the length and SHA-256 of each written chunk (the 100-metric line is 4 KB).
+  const pinned = (lines: readonly string[]) => lines.map((line) => [line.length, sha256(line)]);
+  const addDistinct = (metrics: Metrics, count: number) => {
+    for (let i = 0; i < count; i++) metrics.addMetric(`m${i}`, MetricUnit.Count, i);
+  };
+
   it('flushes before storing more than 100 distinct metrics', () => {
     const { metrics, lines } = captureMetrics();
-    for (let i = 0; i < 100; i++) metrics.addMetric(`m${i}`, MetricUnit.Count, i);
+    addDistinct(metrics, 100);
     expect(lines).toHaveLength(0);
     metrics.addMetric('m100', MetricUnit.Count, 100);
     metrics.publishStoredMetrics();
-    expect(lines.map((line) => [line.length, sha256(line)])).toEqual([
+    expect(pinned(lines)).toEqual([
       [4078, 'fc7c189c17a959e186eaa809b2a5dd304e8f6e17e0688955f6f76c77e26cfaea'],
       [250, '892a0cb7766877f71a093beb9323ab7a9978f3f9300a18a7b50d030812ea87ee'],
     ]);
@@ -593,10 +599,10 @@ describe('createMetrics: limits', () => {
 
   it('flushes a full store even before adding a value to a stored metric, as Powertools did', () => {
     const { metrics, lines } = captureMetrics();
-    for (let i = 0; i < 100; i++) metrics.addMetric(`m${i}`, MetricUnit.Count, i);
+    addDistinct(metrics, 100);
     metrics.addMetric('m0', MetricUnit.Count, 5);
     metrics.publishStoredMetrics();
-    expect(lines.map((line) => [line.length, sha256(line)])).toEqual([
+    expect(pinned(lines)).toEqual([
       [4078, 'fc7c189c17a959e186eaa809b2a5dd304e8f6e17e0688955f6f76c77e26cfaea'],
       [244, 'b986616087a74a3c3473c9fb9a7bba7a784ec06aa9e211506e6c0b2254f69493'],
     ]);
@@ -610,7 +616,7 @@ describe('createMetrics: limits', () => {
     expect(lines).toHaveLength(1);
     metrics.addMetric('v', MetricUnit.Count, 100);
     metrics.publishStoredMetrics();
-    expect(lines.map((line) => [line.length, sha256(line)])).toEqual([
+    expect(pinned(lines)).toEqual([
       [532, '38d48dbd7f8da3b7ede2033a6e0f0c9cb9f3b724ec3c7b70550cb58d3e2696c5'],
       [244, '982332eeaeddc9b1c60fcac557084b75c51ff4578b409fe7184206076fde28a0'],
     ]);
