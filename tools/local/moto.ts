@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -37,13 +38,39 @@ export function freePort(): Promise<number> {
  */
 const ATOMIC_LAUNCHER = fileURLToPath(new URL('./moto_server_atomic.py', import.meta.url));
 
-/** The command that runs moto: the atomic launcher when `python3` can import moto, else moto_server. */
+/**
+ * The Pythons that may hold moto: `python3`, then the interpreter named by moto_server's own
+ * `#!` line (a pipx or virtualenv install; a pyenv shim is resolved with `pyenv which`), then
+ * `python`.
+ */
+function candidatePythons(): string[] {
+  const candidates = ['python3'];
+  const located = spawnSync('sh', ['-c', 'pyenv which moto_server 2>/dev/null || command -v moto_server'], {
+    encoding: 'utf8',
+  });
+  const script = located.status === 0 ? located.stdout.trim().split('\n')[0] : undefined;
+  if (script) {
+    try {
+      const firstLine = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+      const shebang = /^#!\s*(\S*python[\d.]*)\s*$/.exec(firstLine);
+      if (shebang?.[1]) candidates.push(shebang[1]);
+    } catch {
+      // Not readable: the other candidates remain.
+    }
+  }
+  candidates.push('python');
+  return candidates;
+}
+
+/** The command that runs moto: the atomic launcher under a Python that can import moto, else moto_server. */
 function motoCommand(): { command: string; args: string[] } {
-  const probe = spawnSync('python3', ['-c', 'import moto.server'], { stdio: 'ignore' });
-  if (!probe.error && probe.status === 0) return { command: 'python3', args: [ATOMIC_LAUNCHER] };
+  for (const python of candidatePythons()) {
+    const probe = spawnSync(python, ['-c', 'import moto.server'], { stdio: 'ignore' });
+    if (!probe.error && probe.status === 0) return { command: python, args: [ATOMIC_LAUNCHER] };
+  }
   process.stderr.write(
-    'warning: python3 cannot import moto (moto_server comes from another Python); starting moto_server ' +
-      'as is, whose DynamoDB conditional writes are not atomic under concurrent requests\n',
+    "warning: no Python found that imports moto (tried python3, moto_server's own interpreter, python); " +
+      'starting moto_server as is, whose DynamoDB conditional writes are not atomic under concurrent requests\n',
   );
   return { command: 'moto_server', args: [] };
 }
