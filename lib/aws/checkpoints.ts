@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, DependencyError } from '../errors.js';
+import { isConditionFailure } from './conditions.js';
 import { checkpointKey } from './state-keys.js';
 
 /**
@@ -91,7 +92,7 @@ export function createCheckpointStore(options: {
         );
         return revision;
       } catch (error) {
-        if ((error as { name?: string }).name === 'ConditionalCheckFailedException') {
+        if (isConditionFailure(error)) {
           throw new ConflictError(
             `checkpoint ${source}/${scope} was written by another run since revision ${expectedRevision ?? 'none'}`,
             { cause: error },

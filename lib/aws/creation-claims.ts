@@ -1,8 +1,8 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyError } from '../errors.js';
+import { isConditionFailure } from './conditions.js';
 import { type CreationClaim, type CreationClaims, orderedLinkKeys } from './links.js';
 import type { ItemKey } from './state-keys.js';
-import { isConditionFailure } from './state-store.js';
 
 /**
  * Creation claims on the DynamoDB state table (docs/worker.md, "Creating contacts"): the claim sits

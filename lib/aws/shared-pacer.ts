@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, createIntervalPacer, type Pacer, type Sleep } from '../backfill/pacing.js';
 import { DependencyError } from '../errors.js';
+import { isConditionFailure } from './conditions.js';
 import { pacerKey } from './state-keys.js';
 
 /**
@@ -93,11 +94,6 @@ function storedNextAt(error: unknown): number | undefined {
   const raw = typeof value === 'object' && value !== null ? (value as { N?: unknown }).N : value;
   const at = Number(raw);
   return raw === undefined || !Number.isFinite(at) ? undefined : at;
-}
-
-/** Not imported from state-store.ts, which would bring the worker's plan code into the backfill bundle. */
-function isConditionFailure(error: unknown): boolean {
-  return (error as { name?: string }).name === 'ConditionalCheckFailedException';
 }
 
 function fail(error: unknown): never {

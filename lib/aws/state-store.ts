@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, DependencyError } from '../errors.js';
 import { type FieldVersion, type FieldVersions, mergeFieldVersions } from '../jobs/plan-patch.js';
+import { isConditionFailure } from './conditions.js';
 import { contactFieldsKey, ledgerKey } from './state-keys.js';
 
 /**
@@ -151,11 +152,6 @@ function toContactVersions(item: StoredContact | undefined): ContactVersions {
   return typeof item?.leaseOwner === 'string' && typeof item.leaseUntil === 'number'
     ? { ...versions, lease: { owner: item.leaseOwner, untilMs: item.leaseUntil } }
     : versions;
-}
-
-/** True when a conditional write lost its race. */
-export function isConditionFailure(error: unknown): boolean {
-  return (error as { name?: string }).name === 'ConditionalCheckFailedException';
 }
 
 /**

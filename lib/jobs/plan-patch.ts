@@ -1,3 +1,4 @@
+import { daysInMonth } from '../calendar.js';
 import { CONTACT_STRING_FIELDS, type ContactPatch, type CustomFieldValue } from '../cleartalk/schemas.js';
 import { sha256Hex } from '../hash.js';
 
@@ -154,7 +155,6 @@ function toCanonicalInstant(text: string): string {
 
 // `Date.prototype.toISOString`'s own format (years 0000-9999), which the versions record.
 const CANONICAL_INSTANT = /^\d{4}-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
 /**
  * Whether `text` is exactly what `toISOString` writes for the instant it names (years 0000-9999):
@@ -167,11 +167,7 @@ function isCanonicalInstant(text: string): boolean {
   if (parts === null) return false;
   const month = Number(parts[1]);
   const day = Number(parts[2]);
-  if (month < 1 || month > 12 || day < 1) return false;
-  if (day <= (DAYS_IN_MONTH[month - 1] as number)) return true;
-  // The 29th of February, in a leap year only.
-  const year = Number(text.slice(0, 4));
-  return month === 2 && day === 29 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(Number(text.slice(0, 4)), month);
 }
 
 /**

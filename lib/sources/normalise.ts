@@ -1,4 +1,5 @@
 import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import { daysInMonth } from '../calendar.js';
 
 /*
  * Pure normalisers shared by every mapper. Each returns `undefined` for a value that cannot be
@@ -170,11 +171,4 @@ export function toUtcInstant(raw: string): string | undefined {
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
-
-function daysInMonth(year: number, month: number): number {
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 31);
 }
