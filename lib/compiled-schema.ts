@@ -1,11 +1,11 @@
-import * as z from 'zod';
+import * as z from './zod.js';
 
 /** A schema's parse functions, served by zod's compiled fast path once the schema is hot. */
-export interface CompiledSchema<T extends z.ZodType> {
+export interface CompiledSchema<T extends z.ZodMiniType> {
   /** The schema as written (for error formatting, JSON Schema, tests). */
   readonly schema: T;
   parse(input: unknown): z.output<T>;
-  safeParse(input: unknown): z.ZodSafeParseResult<z.output<T>>;
+  safeParse(input: unknown): z.core.util.SafeParseResult<z.output<T>>;
 }
 
 /** Parses on zod's runtime parser before a schema counts as hot. */
@@ -18,7 +18,7 @@ export const HOT_AFTER_PARSES = 64;
  * cannot model. Compiling costs a few milliseconds of CPU, so a cold start and a container that
  * sees a handful of jobs never pay it (the same tiering a JIT does); a busy container pays once.
  */
-export function compileWhenHot<T extends z.ZodType>(
+export function compileWhenHot<T extends z.ZodMiniType>(
   schema: T,
   options: { hotAfter?: number; compile?: (schema: T) => T } = {},
 ): CompiledSchema<T> {

@@ -1,47 +1,48 @@
-import * as z from 'zod';
 import { ConfigError, describeIssues } from './errors.js';
+import * as z from './zod.js';
 
 /**
  * The environment, parsed once at cold start. Contract variables are in DESIGN.md; the
  * tuning variables below them are ours and all have defaults.
  */
-const optionalText = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .optional();
+const optionalText = z.optional(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((value: string) => (value === '' ? undefined : value)),
+  ),
+);
 
-// One base schema for the nine tuning integers (zod schemas are immutable; `.default` returns a
+// One base schema for the nine tuning integers (zod schemas are immutable; `_default` returns a
 // new one): building the chain nine times was a visible part of the cold start.
-const positiveIntBase = z.coerce.number().int().positive();
-const positiveInt = (fallback: number) => positiveIntBase.default(fallback);
+const positiveIntBase = z.coerce.number().check(z.int(), z.positive());
+const positiveInt = (fallback: number) => z._default(positiveIntBase, fallback);
 // Likewise one URL schema under the three URL variables.
 const url = z.url();
 
 export const ConfigSchema = z.object({
   // Contract (DESIGN.md "Environment").
-  CLEARTALK_BASE_URL: url.default('https://api.cleartalk.ai'),
+  CLEARTALK_BASE_URL: z._default(url, 'https://api.cleartalk.ai'),
   CLEARTALK_API_KEY_SECRET_ID: optionalText,
   TYPEFORM_WEBHOOK_SECRET_ID: optionalText,
   SHOPIFY_WEBHOOK_SECRET_ID: optionalText,
   TYPEFORM_API_TOKEN_SECRET_ID: optionalText,
-  TYPEFORM_API_BASE_URL: url.default('https://api.typeform.com'),
+  TYPEFORM_API_BASE_URL: z._default(url, 'https://api.typeform.com'),
   SHOPIFY_ADMIN_TOKEN_SECRET_ID: optionalText,
   // Empty means unset: serverless.yml passes '' when the stage has no shop (no Shopify backfill).
-  SHOPIFY_SHOP_DOMAIN: optionalText.pipe(
-    z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be <shop>.myshopify.com')
-      .optional(),
+  SHOPIFY_SHOP_DOMAIN: z.pipe(
+    optionalText,
+    z.optional(
+      z.string().check(z.regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be <shop>.myshopify.com')),
+    ),
   ),
-  SHOPIFY_ADMIN_BASE_URL: url.optional(),
+  SHOPIFY_ADMIN_BASE_URL: z.optional(url),
   PATCH_QUEUE_URL: optionalText,
   DEAD_LETTER_QUEUE_URL: optionalText,
   STATE_TABLE_NAME: optionalText,
-  DEFAULT_PHONE_REGION: z
-    .string()
-    .regex(/^[A-Z]{2}$/, 'must be a two-letter region code such as US or GB')
-    .default('US'),
+  DEFAULT_PHONE_REGION: z._default(
+    z.string().check(z.regex(/^[A-Z]{2}$/, 'must be a two-letter region code such as US or GB')),
+    'US',
+  ),
 
   // Tuning (ours; documented in the README).
   /** Per-attempt timeout of a ClearTalk request. */
@@ -55,10 +56,7 @@ export const ConfigSchema = z.object({
   /** How long a secret is cached in a warm container. */
   SECRET_CACHE_TTL_SECONDS: positiveInt(300),
   /** Shopify Admin API version used by the backfill. */
-  SHOPIFY_API_VERSION: z
-    .string()
-    .regex(/^\d{4}-\d{2}$/, 'must be YYYY-MM')
-    .default('2025-10'),
+  SHOPIFY_API_VERSION: z._default(z.string().check(z.regex(/^\d{4}-\d{2}$/, 'must be YYYY-MM')), '2025-10'),
   /** Path of the mapping configuration (JSON); the bundled defaults when unset. */
   MAPPINGS_FILE: optionalText,
   /**

@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { describeIssues, ValidationError } from '../errors.js';
+import * as z from '../zod.js';
 
 /*
  * What the backfill function is asked to do: an EventBridge schedule ("run every configured
@@ -19,27 +19,30 @@ function buildBackfillRequestSchema() {
     .strictObject({
       source: z.enum(['typeform', 'shopify']),
       /** Typeform forms to read; the mapping configuration's backfill forms when absent. */
-      formIds: z
-        .array(z.string().regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits'))
-        .min(1)
-        .optional(),
-      since: isoInstant.optional(),
-      until: isoInstant.optional(),
-      dryRun: z.boolean().default(false),
+      formIds: z.optional(
+        z
+          .array(z.string().check(z.regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits')))
+          .check(z.minLength(1)),
+      ),
+      since: z.optional(isoInstant),
+      until: z.optional(isoInstant),
+      dryRun: z._default(z.boolean(), false),
       /** Stop after reading this many records (in total, across forms). */
-      maxRecords: z.number().int().positive().optional(),
+      maxRecords: z.optional(z.number().check(z.int(), z.positive())),
     })
-    .refine(
-      (r) => r.since === undefined || r.until === undefined || Date.parse(r.since) <= Date.parse(r.until),
-      {
-        message: 'since must not be after until',
-        path: ['since'],
-      },
-    )
-    .refine((r) => r.source === 'typeform' || r.formIds === undefined, {
-      message: 'formIds only applies to source "typeform"',
-      path: ['formIds'],
-    });
+    .check(
+      z.refine(
+        (r) => r.since === undefined || r.until === undefined || Date.parse(r.since) <= Date.parse(r.until),
+        {
+          message: 'since must not be after until',
+          path: ['since'],
+        },
+      ),
+      z.refine((r) => r.source === 'typeform' || r.formIds === undefined, {
+        message: 'formIds only applies to source "typeform"',
+        path: ['formIds'],
+      }),
+    );
 }
 
 let requestSchema: ReturnType<typeof buildBackfillRequestSchema> | undefined;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /*
  * The contact field names and the contact id format, apart from the body schemas in schemas.ts
@@ -27,7 +27,7 @@ export type ContactField = (typeof CONTACT_FIELDS)[number];
 const CONTACT_ID = /^[1-9][0-9]{0,18}$/;
 
 /** ClearTalk contact ids are positive integers; we carry them as decimal strings. */
-export const ContactIdSchema = z.string().regex(CONTACT_ID, 'a contact id is a positive integer');
+export const ContactIdSchema = z.string().check(z.regex(CONTACT_ID, 'a contact id is a positive integer'));
 
 /** The check of {@link ContactIdSchema} without building a parse result: for per-request paths. */
 export function isContactId(value: string): boolean {

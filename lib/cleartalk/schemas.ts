@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../zod.js';
 
 /**
  * Schemas written from the ClearTalk API reference (PLATFORMS.md): `PATCH /contacts/{id}`,
@@ -9,7 +9,7 @@ import * as z from 'zod';
 export const CustomFieldValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type CustomFieldValue = z.infer<typeof CustomFieldValueSchema>;
 
-export const CustomFieldSchema = z.record(z.string().min(1), CustomFieldValueSchema);
+export const CustomFieldSchema = z.record(z.string().check(z.minLength(1)), CustomFieldValueSchema);
 export type CustomField = z.infer<typeof CustomFieldSchema>;
 
 export {
@@ -22,39 +22,39 @@ export {
 } from './contact-fields.js';
 
 const contactPatchShape = {
-  listName: z.string().optional(),
-  tag: z.string().optional(),
-  firstName: z.string().optional(),
-  lastName: z.string().optional(),
-  email: z.string().optional(),
-  phone: z.string().optional(),
-  dateOfBirth: z.string().optional(),
-  contactSource: z.string().optional(),
-  clearTalkNotes: z.string().optional(),
-  customField: CustomFieldSchema.optional(),
+  listName: z.optional(z.string()),
+  tag: z.optional(z.string()),
+  firstName: z.optional(z.string()),
+  lastName: z.optional(z.string()),
+  email: z.optional(z.string()),
+  phone: z.optional(z.string()),
+  dateOfBirth: z.optional(z.string()),
+  contactSource: z.optional(z.string()),
+  clearTalkNotes: z.optional(z.string()),
+  customField: z.optional(CustomFieldSchema),
 };
 
 /** The body of `PATCH /contacts/{id}`: every field optional, at least one present, no unknown keys. */
-export const ContactPatchSchema = z
-  .strictObject(contactPatchShape)
-  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+export const ContactPatchSchema = z.strictObject(contactPatchShape).check(
+  z.refine((patch) => Object.values(patch).some((value) => value !== undefined), {
     message: 'a patch needs at least one field',
-  });
+  }),
+);
 export type ContactPatch = z.infer<typeof ContactPatchSchema>;
 
 /** The body of `POST /contacts` (the reference marks every field required; we send what we have). */
 export const ContactCreateSchema = ContactPatchSchema;
 export type ContactCreate = ContactPatch;
 
-const nullableString = z.string().nullable();
+const nullableString = z.nullable(z.string());
 
 /**
  * The contact the API returns. The reference lists every field as present; values may be null
  * for fields never set, so null is accepted. Unknown fields the API adds later are kept.
  */
 export const ContactSchema = z.looseObject({
-  id: z.number().int(),
-  userId: z.number().int(),
+  id: z.number().check(z.int()),
+  userId: z.number().check(z.int()),
   listName: nullableString,
   tag: nullableString,
   firstName: nullableString,
@@ -64,7 +64,7 @@ export const ContactSchema = z.looseObject({
   dateOfBirth: nullableString,
   contactSource: nullableString,
   clearTalkNotes: nullableString,
-  customField: z.record(z.string(), z.unknown()).nullable(),
+  customField: z.nullable(z.record(z.string(), z.unknown())),
   createdAt: z.iso.datetime({ offset: true }),
   updatedAt: z.iso.datetime({ offset: true }),
 });

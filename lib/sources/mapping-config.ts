@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import * as z from 'zod';
 import bundledMappings from '../../mappings/default.json' with { type: 'json' };
 import { CONTACT_STRING_FIELDS } from '../cleartalk/contact-fields.js';
 import { ConfigError, describeIssues } from '../errors.js';
+import * as z from '../zod.js';
 
 /*
  * The mapping configuration (mappings/*.json): which source field goes to which contact field,
@@ -17,28 +17,32 @@ export type FieldTarget = z.infer<typeof FieldTargetSchema>;
 
 // Cold start: this schema is built and run once per container, before the first request, so it
 // builds one instance per distinct shape (`optionalString`, `bool`, `optionalLabel`, ... shared
-// below) and writes the override shapes out instead of deriving them with `.partial()` (which
+// below) and writes the override shapes out instead of deriving them with `z.partial()` (which
 // builds a throwaway object schema plus an optional wrapper per key). Same checks, messages and
 // types; 83 zod instances instead of 113 (docs/benchmarks.md, cold start).
-const optionalString = z.string().optional();
-const nonEmptyString = z.string().min(1);
+const optionalString = z.optional(z.string());
+const nonEmptyString = z.string().check(z.minLength(1));
 const bool = z.boolean();
-const optionalBool = bool.optional();
+const optionalBool = z.optional(bool);
 
 // Every object may carry a "$comment" (JSON has no comments; the example file uses these).
 const comment = { $comment: optionalString };
 
-const fieldRef = z.string().min(1, 'a field ref cannot be empty');
-const hiddenName = z.string().min(1, 'a hidden field name cannot be empty');
-const label = z.string().trim().min(1, 'cannot be empty');
-const optionalLabel = label.optional();
+const fieldRef = z.string().check(z.minLength(1, 'a field ref cannot be empty'));
+const hiddenName = z.string().check(z.minLength(1, 'a hidden field name cannot be empty'));
+const label = z.string().check(z.trim(), z.minLength(1, 'cannot be empty'));
+const optionalLabel = z.optional(label);
 // `null` in an override clears a value the defaults set.
-const clearableLabel = label.nullable().optional();
-const formId = z.string().regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits, e.g. lT4Z3j');
+const clearableLabel = z.optional(z.nullable(label));
+const formId = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9]+$/, 'a Typeform form id is letters and digits, e.g. lT4Z3j'));
 const shopDomain = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'a shop is keyed by its <shop>.myshopify.com domain');
-const topic = z.string().regex(/^[a-z_]+\/[a-z_]+$/, 'a Shopify topic looks like customers/update');
+  .check(
+    z.regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'a shop is keyed by its <shop>.myshopify.com domain'),
+  );
+const topic = z.string().check(z.regex(/^[a-z_]+\/[a-z_]+$/, 'a Shopify topic looks like customers/update'));
 
 const DEFAULT_FIELD_MAP = {
   first_name: 'firstName',
@@ -64,13 +68,13 @@ const hiddenFieldNames = z.array(hiddenName);
 
 const TypeformDefaultsSchema = z.strictObject({
   ...comment,
-  fieldMap: fieldMap.default(DEFAULT_FIELD_MAP),
-  contactIdHiddenField: hiddenName.default('contact_id'),
-  hiddenFieldsToCustomField: hiddenFieldNames.default([]),
-  copyUnmappedAnswers: bool.default(true),
-  partialResponses: bool.default(false),
-  ignored: bool.default(false),
-  backfill: bool.default(false),
+  fieldMap: z._default(fieldMap, DEFAULT_FIELD_MAP),
+  contactIdHiddenField: z._default(hiddenName, 'contact_id'),
+  hiddenFieldsToCustomField: z._default(hiddenFieldNames, []),
+  copyUnmappedAnswers: z._default(bool, true),
+  partialResponses: z._default(bool, false),
+  ignored: z._default(bool, false),
+  backfill: z._default(bool, false),
   listName: optionalLabel,
   tag: optionalLabel,
   contactSource: optionalLabel,
@@ -78,9 +82,9 @@ const TypeformDefaultsSchema = z.strictObject({
 
 const TypeformOverrideSchema = z.strictObject({
   ...comment,
-  fieldMap: fieldMap.optional(),
-  contactIdHiddenField: hiddenName.optional(),
-  hiddenFieldsToCustomField: hiddenFieldNames.optional(),
+  fieldMap: z.optional(fieldMap),
+  contactIdHiddenField: z.optional(hiddenName),
+  hiddenFieldsToCustomField: z.optional(hiddenFieldNames),
   copyUnmappedAnswers: optionalBool,
   partialResponses: optionalBool,
   ignored: optionalBool,
@@ -105,8 +109,8 @@ const topics = z.array(topic);
 
 const ShopifyDefaultsSchema = z.strictObject({
   ...comment,
-  ignoreTopics: topics.default([]),
-  contactIdMetafield: MetafieldRefSchema.default({ namespace: 'cleartalk', key: 'contact_id' }),
+  ignoreTopics: z._default(topics, []),
+  contactIdMetafield: z._default(MetafieldRefSchema, { namespace: 'cleartalk', key: 'contact_id' }),
   listName: optionalLabel,
   tag: optionalLabel,
   contactSource: optionalLabel,
@@ -114,8 +118,8 @@ const ShopifyDefaultsSchema = z.strictObject({
 
 const ShopifyOverrideSchema = z.strictObject({
   ...comment,
-  ignoreTopics: topics.optional(),
-  contactIdMetafield: MetafieldRefSchema.optional(),
+  ignoreTopics: z.optional(topics),
+  contactIdMetafield: z.optional(MetafieldRefSchema),
   listName: clearableLabel,
   tag: clearableLabel,
   contactSource: clearableLabel,
@@ -124,35 +128,38 @@ const ShopifyOverrideSchema = z.strictObject({
 const SourcePolicySchema = z.strictObject({
   ...comment,
   /** Whether the worker creates a contact (`POST /contacts`) when a job's match resolves to none. */
-  createIfUnresolved: bool.default(false),
+  createIfUnresolved: z._default(bool, false),
 });
 
 /** The whole mapping file. Unknown keys are errors, so a typo does not silently fall back to a default. */
 export const MappingConfigSchema = z.strictObject({
   ...comment,
   $schema: optionalString,
-  version: z.literal(1).default(1),
-  typeform: z
-    .strictObject({
+  version: z._default(z.literal(1), 1),
+  typeform: z.prefault(
+    z.strictObject({
       ...comment,
-      defaults: TypeformDefaultsSchema.prefault({}),
-      forms: z.record(formId, TypeformOverrideSchema).default({}),
-    })
-    .prefault({}),
-  shopify: z
-    .strictObject({
+      defaults: z.prefault(TypeformDefaultsSchema, {}),
+      forms: z._default(z.record(formId, TypeformOverrideSchema), {}),
+    }),
+    {},
+  ),
+  shopify: z.prefault(
+    z.strictObject({
       ...comment,
-      defaults: ShopifyDefaultsSchema.prefault({}),
-      shops: z.record(shopDomain, ShopifyOverrideSchema).default({}),
-    })
-    .prefault({}),
-  worker: z
-    .strictObject({
+      defaults: z.prefault(ShopifyDefaultsSchema, {}),
+      shops: z._default(z.record(shopDomain, ShopifyOverrideSchema), {}),
+    }),
+    {},
+  ),
+  worker: z.prefault(
+    z.strictObject({
       ...comment,
-      defaults: SourcePolicySchema.prefault({}),
-      sources: z.record(nonEmptyString, SourcePolicySchema).default({}),
-    })
-    .prefault({}),
+      defaults: z.prefault(SourcePolicySchema, {}),
+      sources: z._default(z.record(nonEmptyString, SourcePolicySchema), {}),
+    }),
+    {},
+  ),
 });
 export type MappingConfig = z.infer<typeof MappingConfigSchema>;
 

@@ -1,14 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { ContactPatchSchema, ContactSchema } from '../../lib/cleartalk/schemas.js';
 import { compileWhenHot } from '../../lib/compiled-schema.js';
 import { PatchJobSchema } from '../../lib/jobs/patch-job.js';
+import * as z from '../../lib/zod.js';
 import { buildContact } from '../helpers/contact.js';
 
 describe('compileWhenHot', () => {
   it('parses on the runtime parser until hot, then compiles the schema once', () => {
-    const compiled: z.ZodType[] = [];
+    const compiled: z.ZodMiniType[] = [];
     const schema = z.object({ a: z.string() });
     const parser = compileWhenHot(schema, {
       hotAfter: 3,
@@ -28,9 +28,9 @@ describe('compileWhenHot', () => {
 
   // The compiled tier must be indistinguishable: same data on success, same issues on failure.
   const cases = [
-    { name: 'ContactPatch', schema: ContactPatchSchema as z.ZodType },
-    { name: 'Contact', schema: ContactSchema as z.ZodType },
-    { name: 'PatchJob', schema: PatchJobSchema as z.ZodType },
+    { name: 'ContactPatch', schema: ContactPatchSchema as z.ZodMiniType },
+    { name: 'Contact', schema: ContactSchema as z.ZodMiniType },
+    { name: 'PatchJob', schema: PatchJobSchema as z.ZodMiniType },
   ];
   const inputs = fc.oneof(
     fc.record(

@@ -9,12 +9,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
-import { parse } from 'yaml';
+import { build, type Metafile } from 'esbuild';
+import { deployedBuildOptions } from '../build/esbuild-options.js';
 import { ensurePackaged, listZipEntries, PROJECT_ROOT } from '../build/package.js';
 import { loadServerlessFunctions } from '../local/http-api.js';
 import { median, writeBenchJson } from './report.js';
@@ -48,32 +47,6 @@ const BENCH_ENV: Record<string, string> = {
   MAX_RECEIVE_COUNT: '5',
   POWERTOOLS_LOG_LEVEL: 'ERROR',
 };
-
-/** esbuild options equal to what serverless-esbuild gets from serverless.yml. */
-function deployedBuildOptions(): BuildOptions {
-  const doc = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8')) as {
-    custom: { esbuild: Record<string, unknown> };
-  };
-  // Drop the serverless-esbuild-only keys; the output name is the bench's own.
-  const {
-    exclude,
-    external,
-    plugins,
-    packager: _packager,
-    outputFileExtension: _outputFileExtension,
-    ...options
-  } = doc.custom.esbuild;
-  const pluginList = plugins
-    ? (createRequire(import.meta.url)(join(PROJECT_ROOT, String(plugins))) as Plugin[])
-    : [];
-  return {
-    ...(options as BuildOptions),
-    external: [...((external as string[]) ?? []), ...((exclude as string[]) ?? [])],
-    plugins: pluginList,
-    metafile: true,
-    logLevel: 'warning',
-  };
-}
 
 /** The p-quantile (0..1) of `values`, nearest rank. */
 function quantile(values: number[], p: number): number {

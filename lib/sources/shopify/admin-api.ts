@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import { type HttpFetch, sendWithRetry } from '../../backfill/http.js';
 import { type Clock, type Sleep, shopifyCostWaitMs, type ThrottleStatus } from '../../backfill/pacing.js';
 import { ConfigError, DependencyError, describeIssues, ValidationError } from '../../errors.js';
+import * as z from '../../zod.js';
 
 /**
  * Reader of Shopify customers through the Admin GraphQL API (REST is legacy for new apps):
@@ -16,8 +16,8 @@ import { ConfigError, DependencyError, describeIssues, ValidationError } from '.
 
 // Built once and shared by the fields below (zod schemas are immutable; cold start).
 const number = z.number();
-const optionalString = z.string().optional();
-const nonEmptyString = z.string().min(1);
+const optionalString = z.optional(z.string());
+const nonEmptyString = z.string().check(z.minLength(1));
 
 const ThrottleStatusSchema = z.object({
   maximumAvailable: number,
@@ -26,14 +26,14 @@ const ThrottleStatusSchema = z.object({
 });
 
 const CostSchema = z.looseObject({
-  requestedQueryCost: number.optional(),
-  actualQueryCost: number.nullish(),
-  throttleStatus: ThrottleStatusSchema.optional(),
+  requestedQueryCost: z.optional(number),
+  actualQueryCost: z.nullish(number),
+  throttleStatus: z.optional(ThrottleStatusSchema),
 });
 
 const GraphqlErrorSchema = z.looseObject({
   message: optionalString,
-  extensions: z.looseObject({ code: optionalString }).optional(),
+  extensions: z.optional(z.looseObject({ code: optionalString })),
 });
 
 /** The envelope we rely on per node; the rest goes to C's `ShopifyGraphqlCustomerSchema`. */
@@ -48,7 +48,7 @@ const isNode = (value: unknown): value is ShopifyNode => ShopifyNodeEnvelopeSche
 const CustomersPageSchema = z.object({
   data: z.object({
     customers: z.object({
-      pageInfo: z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() }),
+      pageInfo: z.object({ hasNextPage: z.boolean(), endCursor: z.nullable(z.string()) }),
       // Checked, not copied (memory stays one page deep).
       nodes: z.array(z.custom<ShopifyNode>(isNode, 'a node needs an id and an updatedAt')),
     }),
@@ -56,9 +56,9 @@ const CustomersPageSchema = z.object({
 });
 
 const EnvelopeSchema = z.looseObject({
-  data: z.unknown().optional(),
-  errors: z.union([z.array(GraphqlErrorSchema), z.string()]).optional(),
-  extensions: z.looseObject({ cost: CostSchema.optional() }).optional(),
+  data: z.optional(z.unknown()),
+  errors: z.optional(z.union([z.array(GraphqlErrorSchema), z.string()])),
+  extensions: z.optional(z.looseObject({ cost: z.optional(CostSchema) })),
 });
 
 /** One page of customers. */

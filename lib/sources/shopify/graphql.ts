@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../zod.js';
 import type { ShopifyCustomer } from './schema.js';
 
 /*
@@ -33,36 +33,36 @@ export const SHOPIFY_CUSTOMER_GRAPHQL_FIELDS: string = shopifyCustomerGraphqlFie
 
 const GID = /^gid:\/\/shopify\/Customer\/([1-9][0-9]{0,19})$/;
 // Built once and shared by the fields below (zod schemas are immutable; cold start).
-const text = z.string().nullish();
-const optionalString = z.string().optional();
+const text = z.nullish(z.string());
+const optionalString = z.optional(z.string());
 const timestamp = z.iso.datetime({ offset: true });
 
 /** A `Customer` node as SHOPIFY_CUSTOMER_GRAPHQL_FIELDS selects it; tolerant of extra fields. */
 export const ShopifyGraphqlCustomerSchema = z.looseObject({
-  id: z.string().regex(GID, 'a customer id looks like gid://shopify/Customer/123'),
+  id: z.string().check(z.regex(GID, 'a customer id looks like gid://shopify/Customer/123')),
   firstName: text,
   lastName: text,
-  defaultEmailAddress: z.looseObject({ emailAddress: text }).nullish(),
-  defaultPhoneNumber: z.looseObject({ phoneNumber: text }).nullish(),
+  defaultEmailAddress: z.nullish(z.looseObject({ emailAddress: text })),
+  defaultPhoneNumber: z.nullish(z.looseObject({ phoneNumber: text })),
   // Deprecated scalar fields, accepted when a caller still selects them.
   email: text,
   phone: text,
   state: text,
-  tags: z.array(z.string()).nullish(),
-  createdAt: timestamp.nullish(),
+  tags: z.nullish(z.array(z.string())),
+  createdAt: z.nullish(timestamp),
   updatedAt: timestamp,
   note: text,
-  defaultAddress: z
-    .looseObject({
+  defaultAddress: z.nullish(
+    z.looseObject({
       city: text,
       province: text,
       country: text,
       countryCodeV2: text,
       zip: text,
       phone: text,
-    })
-    .nullish(),
-  metafield: z.looseObject({ namespace: optionalString, key: optionalString, value: text }).nullish(),
+    }),
+  ),
+  metafield: z.nullish(z.looseObject({ namespace: optionalString, key: optionalString, value: text })),
 });
 export type ShopifyGraphqlCustomer = z.infer<typeof ShopifyGraphqlCustomerSchema>;
 

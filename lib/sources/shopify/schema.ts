@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../zod.js';
 
 /*
  * Shopify webhook payloads (PLATFORMS.md "Shopify"): strict on the fields the mapper reads,
@@ -7,23 +7,24 @@ import * as z from 'zod';
  */
 
 /** A Shopify numeric id (number or decimal string) as a decimal string. */
-export const ShopifyIdSchema = z
-  .union([
-    // Not .int(): zod stops it at 2^53 and larger ids occur; the resource's gid then gives the exact value.
-    z.number().positive().refine(Number.isInteger, 'a Shopify id is a positive integer'),
-    z.string().regex(/^[1-9][0-9]{0,19}$/, 'a Shopify id is a positive integer'),
-  ])
-  .transform(String);
+export const ShopifyIdSchema = z.pipe(
+  z.union([
+    // Not z.int(): zod stops it at 2^53 and larger ids occur; the resource's gid then gives the exact value.
+    z.number().check(z.positive(), z.refine(Number.isInteger, 'a Shopify id is a positive integer')),
+    z.string().check(z.regex(/^[1-9][0-9]{0,19}$/, 'a Shopify id is a positive integer')),
+  ]),
+  z.transform(String),
+);
 
 /*
  * Cold start: every schema below is built at import by every Shopify function. zod schemas are
  * immutable, so each distinct field schema is built once and shared (`text`, `optionalGid`,
- * `nullishTimestamp`, ...) instead of once per field and per shape: a `.nullish()` alone builds two
+ * `nullishTimestamp`, ...) instead of once per field and per shape: a `z.nullish(s)` alone builds two
  * wrapper instances. Same checks, messages and output (docs/benchmarks.md, cold start).
  */
-const text = z.string().nullish();
-const optionalGid = z.string().optional();
-const nonEmptyString = z.string().min(1);
+const text = z.nullish(z.string());
+const optionalGid = z.optional(z.string());
+const nonEmptyString = z.string().check(z.minLength(1));
 
 /**
  * The exact id of a resource: taken from `admin_graphql_api_id` when present, because JSON.parse
@@ -41,10 +42,10 @@ function preferGraphqlId<T extends { id: string; admin_graphql_api_id?: string |
   };
 }
 const timestamp = z.iso.datetime({ offset: true });
-const nullishTimestamp = timestamp.nullish();
-const nullishBoolean = z.boolean().nullish();
-const nullishUnknownArray = z.array(z.unknown()).nullish();
-const nullishPrice = z.union([z.string(), z.number()]).nullish();
+const nullishTimestamp = z.nullish(timestamp);
+const nullishBoolean = z.nullish(z.boolean());
+const nullishUnknownArray = z.nullish(z.array(z.unknown()));
+const nullishPrice = z.nullish(z.union([z.string(), z.number()]));
 
 const addressShape = {
   first_name: text,
@@ -58,20 +59,20 @@ const addressShape = {
 };
 /** An address as Shopify sends it (customer default_address, order billing/shipping address). */
 export const ShopifyAddressSchema = z.looseObject(addressShape);
-const nullishAddress = ShopifyAddressSchema.nullish();
+const nullishAddress = z.nullish(ShopifyAddressSchema);
 export type ShopifyAddress = z.infer<typeof ShopifyAddressSchema>;
 
 /** A metafield included in a webhook when the subscription asks for it (`metafields[]`). */
 const metafieldShape = {
   namespace: z.string(),
   key: z.string(),
-  value: z.union([z.string(), z.number(), z.boolean()]).nullish(),
+  value: z.nullish(z.union([z.string(), z.number(), z.boolean()])),
 };
 export const ShopifyMetafieldSchema = z.looseObject(metafieldShape);
 export type ShopifyMetafield = z.infer<typeof ShopifyMetafieldSchema>;
 
-// `address` and `metafields` are passed in already wrapped (`.nullish()`): built once per variant.
-const customerShapeWith = <A extends z.ZodType, M extends z.ZodType>(address: A, metafields: M) => ({
+// `address` and `metafields` are passed in already wrapped (`z.nullish`): built once per variant.
+const customerShapeWith = <A extends z.ZodMiniType, M extends z.ZodMiniType>(address: A, metafields: M) => ({
   id: ShopifyIdSchema,
   admin_graphql_api_id: optionalGid,
   created_at: nullishTimestamp,
@@ -87,26 +88,28 @@ const customerShapeWith = <A extends z.ZodType, M extends z.ZodType>(address: A,
   addresses: nullishUnknownArray,
   metafields,
 });
-const customerShape = customerShapeWith(nullishAddress, z.array(ShopifyMetafieldSchema).nullish());
+const customerShape = customerShapeWith(nullishAddress, z.nullish(z.array(ShopifyMetafieldSchema)));
 
 /** `customers/create` and `customers/update` (also what the GraphQL converter produces). */
-export const ShopifyCustomerSchema = z
-  .looseObject({ ...customerShape, updated_at: timestamp })
-  .transform(preferGraphqlId('Customer'));
+export const ShopifyCustomerSchema = z.pipe(
+  z.looseObject({ ...customerShape, updated_at: timestamp }),
+  z.transform(preferGraphqlId('Customer')),
+);
 export type ShopifyCustomer = z.infer<typeof ShopifyCustomerSchema>;
 export type ShopifyCustomerInput = z.input<typeof ShopifyCustomerSchema>;
 
 /** The `customer` inside an order (its `updated_at` is not the order's and is not needed). */
-export const ShopifyOrderCustomerSchema = z
-  .looseObject({
+export const ShopifyOrderCustomerSchema = z.pipe(
+  z.looseObject({
     ...customerShape,
     updated_at: nullishTimestamp,
-  })
-  .transform(preferGraphqlId('Customer'));
+  }),
+  z.transform(preferGraphqlId('Customer')),
+);
 export type ShopifyOrderCustomer = z.infer<typeof ShopifyOrderCustomerSchema>;
 
-// `address` and `customer` are passed in already wrapped (`.nullish()`).
-const orderShapeWith = <A extends z.ZodType, C extends z.ZodType>(address: A, customer: C) => ({
+// `address` and `customer` are passed in already wrapped (`z.nullish`).
+const orderShapeWith = <A extends z.ZodMiniType, C extends z.ZodMiniType>(address: A, customer: C) => ({
   id: ShopifyIdSchema,
   admin_graphql_api_id: optionalGid,
   name: text,
@@ -124,9 +127,10 @@ const orderShapeWith = <A extends z.ZodType, C extends z.ZodType>(address: A, cu
 });
 
 /** `orders/create`, `orders/paid` (and other order topics): `customer` is absent for a guest checkout. */
-export const ShopifyOrderSchema = z
-  .looseObject(orderShapeWith(nullishAddress, ShopifyOrderCustomerSchema.nullish()))
-  .transform(preferGraphqlId('Order'));
+export const ShopifyOrderSchema = z.pipe(
+  z.looseObject(orderShapeWith(nullishAddress, z.nullish(ShopifyOrderCustomerSchema))),
+  z.transform(preferGraphqlId('Order')),
+);
 export type ShopifyOrder = z.infer<typeof ShopifyOrderSchema>;
 
 /*
@@ -136,33 +140,37 @@ export type ShopifyOrder = z.infer<typeof ShopifyOrderSchema>;
  * largest part of the order parse. The output is therefore a ShopifyOrder without the extra
  * keys; schema.test.ts checks both schemas accept and reject the same payloads.
  */
-const nullishAddressFields = z.object(addressShape).nullish();
+const nullishAddressFields = z.nullish(z.object(addressShape));
 /** ShopifyOrderSchema's checks, keeping only the fields the order mapper reads. */
-export const ShopifyOrderFieldsSchema = z
-  .object(
+export const ShopifyOrderFieldsSchema = z.pipe(
+  z.object(
     orderShapeWith(
       nullishAddressFields,
-      z
-        .object({
-          ...customerShapeWith(nullishAddressFields, z.array(z.object(metafieldShape)).nullish()),
-          updated_at: nullishTimestamp,
-        })
-        .transform(preferGraphqlId('Customer'))
-        .nullish(),
+      z.nullish(
+        z.pipe(
+          z.object({
+            ...customerShapeWith(nullishAddressFields, z.nullish(z.array(z.object(metafieldShape)))),
+            updated_at: nullishTimestamp,
+          }),
+          z.transform(preferGraphqlId('Customer')),
+        ),
+      ),
     ),
-  )
-  .transform(preferGraphqlId('Order')) as unknown as z.ZodType<ShopifyOrder>;
+  ),
+  z.transform(preferGraphqlId('Order')),
+) as unknown as z.ZodMiniType<ShopifyOrder>;
 export type ShopifyOrderInput = z.input<typeof ShopifyOrderSchema>;
 
 /** `customers/delete`: only the id. */
-export const ShopifyCustomerDeleteSchema = z
-  .looseObject({ id: ShopifyIdSchema, admin_graphql_api_id: optionalGid })
-  .transform(preferGraphqlId('Customer'));
+export const ShopifyCustomerDeleteSchema = z.pipe(
+  z.looseObject({ id: ShopifyIdSchema, admin_graphql_api_id: optionalGid }),
+  z.transform(preferGraphqlId('Customer')),
+);
 export type ShopifyCustomerDelete = z.infer<typeof ShopifyCustomerDeleteSchema>;
 
 const ComplianceCustomerSchema = z.looseObject({ id: ShopifyIdSchema, email: text, phone: text });
-const optionalShopId = ShopifyIdSchema.optional();
-const nullishIds = z.array(ShopifyIdSchema).nullish();
+const optionalShopId = z.optional(ShopifyIdSchema);
+const nullishIds = z.nullish(z.array(ShopifyIdSchema));
 
 /** Compliance topic `customers/redact`. */
 export const ShopifyCustomersRedactSchema = z.looseObject({
@@ -186,7 +194,7 @@ export const ShopifyDataRequestSchema = z.looseObject({
   shop_domain: nonEmptyString,
   customer: ComplianceCustomerSchema,
   orders_requested: nullishIds,
-  data_request: z.looseObject({ id: ShopifyIdSchema }).nullish(),
+  data_request: z.nullish(z.looseObject({ id: ShopifyIdSchema })),
 });
 export type ShopifyDataRequest = z.infer<typeof ShopifyDataRequestSchema>;
 

@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import { type HttpFetch, sendWithRetry } from '../../backfill/http.js';
 import type { Clock, Pacer, Sleep } from '../../backfill/pacing.js';
 import { ConfigError, DependencyError, describeIssues, ValidationError } from '../../errors.js';
+import * as z from '../../zod.js';
 
 /**
  * Reader of the Typeform Responses API (`GET {base}/forms/{id}/responses`), page by page.
@@ -20,7 +20,7 @@ import { ConfigError, DependencyError, describeIssues, ValidationError } from '.
  *   overlap of at least 30 minutes behind the previous sweep's `until` (PLATFORMS.md).
  */
 
-const nonEmptyString = z.string().min(1);
+const nonEmptyString = z.string().check(z.minLength(1));
 
 /** The envelope we rely on; everything else is passed through to the mapper untouched. */
 export const TypeformApiItemSchema = z.looseObject({
@@ -33,7 +33,7 @@ const isApiItem = (value: unknown): value is TypeformApiItem =>
   TypeformApiItemSchema.safeParse(value).success;
 
 // Built once for both counts (zod schemas are immutable; cold start).
-const count = z.number().int().nonnegative();
+const count = z.number().check(z.int(), z.gte(0));
 const ResponsesPageSchema = z.looseObject({
   total_items: count,
   page_count: count,

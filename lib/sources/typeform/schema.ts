@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../zod.js';
 
 /*
  * Typeform payloads (PLATFORMS.md "Typeform"): strict on the fields the mapper reads, tolerant
@@ -13,10 +13,10 @@ import * as z from 'zod';
  */
 const string = z.string();
 const unknown = z.unknown();
-const nonEmptyString = z.string().min(1);
-const optionalNonEmptyString = nonEmptyString.optional();
-const optionalString = string.optional();
-const optionalStrings = z.array(string).optional();
+const nonEmptyString = z.string().check(z.minLength(1));
+const optionalNonEmptyString = z.optional(nonEmptyString);
+const optionalString = z.optional(string);
+const optionalStrings = z.optional(z.array(string));
 
 /** The field an answer belongs to. Map by `ref` (set by the form author), fall back to `id`, never by title. */
 export const AnswerFieldSchema = z.looseObject({
@@ -27,9 +27,13 @@ export const AnswerFieldSchema = z.looseObject({
 export type AnswerField = z.infer<typeof AnswerFieldSchema>;
 
 // An answer carries its value under a key named like its type: `{type: 'email', email: 'a@b.co', field}`.
-const answer = <T extends string, S extends z.ZodType>(type: T, value: S) =>
-  z.looseObject({ type: z.literal(type), field: AnswerFieldSchema, [type]: value }) as unknown as z.ZodObject<
-    { type: z.ZodLiteral<T>; field: typeof AnswerFieldSchema } & { [K in T]: S },
+const answer = <T extends string, S extends z.ZodMiniType>(type: T, value: S) =>
+  z.looseObject({
+    type: z.literal(type),
+    field: AnswerFieldSchema,
+    [type]: value,
+  }) as unknown as z.ZodMiniObject<
+    { type: z.ZodMiniLiteral<T>; field: typeof AnswerFieldSchema } & { [K in T]: S },
     z.core.$loose
   >;
 
@@ -51,7 +55,7 @@ const PaymentValueSchema = z.looseObject({
   amount: optionalString,
   last4: optionalString,
   name: optionalString,
-  success: z.boolean().optional(),
+  success: z.optional(z.boolean()),
 });
 
 /** One answer of a known type (PLATFORMS.md lists them all). */
@@ -83,8 +87,9 @@ export interface SkippedAnswer {
 /** A parsed answer: a known one, or a skipped one the mapper reports by field name. */
 export type Answer = KnownAnswer | SkippedAnswer;
 
+// Each option's literal holds exactly one value (the answer type).
 const KNOWN_ANSWER_TYPES: ReadonlySet<string> = new Set(
-  KnownAnswerSchema.options.map((o) => o.shape.type.value),
+  KnownAnswerSchema.def.options.flatMap((o) => o.shape.type.def.values),
 );
 
 const AnswerBaseSchema = z.looseObject({ type: nonEmptyString, field: AnswerFieldSchema });
@@ -158,7 +163,7 @@ export function readCommonAnswer(raw: unknown): KnownAnswer | undefined {
 // Common answers take the hand check; the rest the known-answer parse, and only answers it
 // rejects the base shape (one zod pass per answer, not two). One transform for the whole array:
 // a zod pipe per element cost more than the checks themselves.
-function classifyAnswer(raw: unknown, index: number, ctx: z.RefinementCtx): Answer | undefined {
+function classifyAnswer(raw: unknown, index: number, ctx: z.core.ParsePayload): Answer | undefined {
   const common = readCommonAnswer(raw);
   if (common !== undefined) return common;
   const known = KnownAnswerSchema.safeParse(raw);
@@ -166,7 +171,14 @@ function classifyAnswer(raw: unknown, index: number, ctx: z.RefinementCtx): Answ
   const base = AnswerBaseSchema.safeParse(raw);
   if (!base.success) {
     for (const issue of base.error.issues) {
-      ctx.addIssue({ code: 'custom', message: issue.message, path: [index, ...issue.path] as PropertyKey[] });
+      // zod/mini hands a transform the bare payload (no `addIssue`): push the issue addIssue
+      // would build (code, message, path, and the array as `input`).
+      ctx.issues.push({
+        code: 'custom',
+        message: issue.message,
+        path: [index, ...issue.path] as PropertyKey[],
+        input: ctx.value,
+      });
     }
     return undefined;
   }
@@ -180,10 +192,9 @@ function classifyAnswer(raw: unknown, index: number, ctx: z.RefinementCtx): Answ
   };
 }
 
-const AnswersSchema = z
-  .array(unknown)
-  .nullish()
-  .transform((raw, ctx): Answer[] => {
+const AnswersSchema = z.pipe(
+  z.nullish(z.array(unknown)),
+  z.transform((raw: unknown[] | null | undefined, ctx): Answer[] => {
     if (raw === null || raw === undefined) return [];
     const answers: Answer[] = [];
     let failed = false;
@@ -193,40 +204,56 @@ const AnswersSchema = z
       else answers.push(answer);
     }
     return failed ? z.NEVER : answers;
-  });
+  }),
+);
 
-const optionalTimestamp = z.iso.datetime({ offset: true }).optional();
+const optionalTimestamp = z.optional(z.iso.datetime({ offset: true }));
 
 /**
  * A `form_response` from a webhook, or a Responses API item once the caller adds `form_id`
  * (items carry `token`/`response_id`, no `definition`; `answers` may be null). Output always has
  * `token`, `answers` and `hidden`.
  */
-export const FormResponseSchema = z
-  .looseObject({
-    form_id: nonEmptyString,
-    token: optionalNonEmptyString,
-    response_id: optionalNonEmptyString,
-    landed_at: optionalTimestamp,
-    submitted_at: optionalTimestamp,
-    hidden: z
-      .record(string, unknown)
-      .nullish()
-      .transform((hidden) => hidden ?? {}),
-    calculated: z.looseObject({ score: z.number().optional() }).nullish(),
-    variables: z.array(unknown).nullish(),
-    definition: z.looseObject({ id: optionalString, title: optionalString }).nullish(),
-    answers: AnswersSchema,
-  })
-  .refine((response) => response.token !== undefined || response.response_id !== undefined, {
-    message: 'a response needs token (webhook) or response_id (Responses API)',
-    path: ['token'],
-  })
-  .refine((response) => response.submitted_at !== undefined || response.landed_at !== undefined, {
-    message: 'a response needs submitted_at (or landed_at for a partial response)',
-    path: ['submitted_at'],
-  })
-  .transform(({ token, response_id, ...rest }) => ({ ...rest, token: (token ?? response_id) as string }));
+const FormResponseObjectSchema = z.looseObject({
+  form_id: nonEmptyString,
+  token: optionalNonEmptyString,
+  response_id: optionalNonEmptyString,
+  landed_at: optionalTimestamp,
+  submitted_at: optionalTimestamp,
+  hidden: z.pipe(
+    z.nullish(z.record(string, unknown)),
+    z.transform((hidden: Record<string, unknown> | null | undefined) => hidden ?? {}),
+  ),
+  calculated: z.nullish(z.looseObject({ score: z.optional(z.number()) })),
+  variables: z.nullish(z.array(unknown)),
+  definition: z.nullish(z.looseObject({ id: optionalString, title: optionalString })),
+  answers: AnswersSchema,
+});
+type FormResponseObject = z.infer<typeof FormResponseObjectSchema>;
+
+export const FormResponseSchema = z.pipe(
+  FormResponseObjectSchema.check(
+    z.refine(
+      (response: FormResponseObject) => response.token !== undefined || response.response_id !== undefined,
+      {
+        message: 'a response needs token (webhook) or response_id (Responses API)',
+        path: ['token'],
+      },
+    ),
+    z.refine(
+      (response: FormResponseObject) =>
+        response.submitted_at !== undefined || response.landed_at !== undefined,
+      {
+        message: 'a response needs submitted_at (or landed_at for a partial response)',
+        path: ['submitted_at'],
+      },
+    ),
+  ),
+  z.transform(({ token, response_id, ...rest }: FormResponseObject) => ({
+    ...rest,
+    token: (token ?? response_id) as string,
+  })),
+);
 export type FormResponse = z.infer<typeof FormResponseSchema>;
 /** The shape FormResponseSchema accepts (before defaults and the token fallback). */
 export type FormResponseInput = z.input<typeof FormResponseSchema>;

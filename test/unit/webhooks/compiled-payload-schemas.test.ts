@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { type CompiledSchema, compileWhenHot } from '../../../lib/compiled-schema.js';
 import { ShopifyCustomerSchema, ShopifyOrderFieldsSchema } from '../../../lib/sources/shopify/schema.js';
 import { TypeformWebhookSchema } from '../../../lib/sources/typeform/schema.js';
+import * as z from '../../../lib/zod.js';
 import { loadFixture } from '../sources/load-fixture.js';
 
 // The webhook paths parse Typeform bodies, Shopify orders and Shopify customers with
@@ -45,11 +45,11 @@ function edit(payload: Json, path: ReadonlyArray<string | number>, value: unknow
 }
 
 /** The schema's compiled tier, serving from the first parse. */
-function hot<T extends z.ZodType>(schema: T): CompiledSchema<T> {
+function hot<T extends z.ZodMiniType>(schema: T): CompiledSchema<T> {
   return compileWhenHot(schema, { hotAfter: 1 });
 }
 
-function expectSameParse(schema: z.ZodType, payload: unknown): void {
+function expectSameParse(schema: z.ZodMiniType, payload: unknown): void {
   const runtime = schema.safeParse(payload);
   const compiled = hot(schema).safeParse(payload);
   expect(compiled.success).toBe(runtime.success);
@@ -59,7 +59,7 @@ function expectSameParse(schema: z.ZodType, payload: unknown): void {
 
 const cases: Array<{
   name: string;
-  schema: z.ZodType;
+  schema: z.ZodMiniType;
   fixtures: string[];
   paths: Array<ReadonlyArray<string | number>>;
 }> = [
