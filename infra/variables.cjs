@@ -13,6 +13,34 @@ const toPositiveInt = (name, raw) => {
 
 const param = async (resolveVariable, name) => toPositiveInt(name, await resolveVariable(`param:${name}`));
 
+// The five Secrets Manager parameters. IAM grants `secret:<name>-??????` (the suffix Secrets
+// Manager appends to every secret ARN), so a parameter must be the secret's NAME: an ARN (or a
+// partial ARN ending in the suffix) would deploy cleanly and then be refused on every call.
+const SECRET_PARAMS = [
+  'cleartalkApiKeySecret',
+  'typeformWebhookSecret',
+  'shopifyWebhookSecret',
+  'typeformApiTokenSecret',
+  'shopifyAdminTokenSecret',
+];
+// Secrets Manager's own rule for names: 1-512 of these characters.
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+const toSecretName = (name, raw) => {
+  const value = String(raw ?? '');
+  if (/^arn:/i.test(value)) {
+    throw new Error(
+      `param ${name} must be a Secrets Manager secret name, not an ARN (got an ARN; use the part after "secret:" without the 6-character suffix)`,
+    );
+  }
+  if (!SECRET_NAME.test(value)) {
+    throw new Error(
+      `param ${name} must be a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)`,
+    );
+  }
+  return value;
+};
+
 module.exports = {
   // The worker dead-letters a record itself, with reason `retries-exhausted`, on its
   // MAX_RECEIVE_COUNT-th receive; the queue's redrive (one more) is only the backstop for crashes.
@@ -29,6 +57,16 @@ module.exports = {
       throw new Error('param workerMaxConcurrency must be 2..1000 (the SQS event source limits)');
     return value;
   },
+  // Every secret parameter, checked (see toSecretName).
+  secretNames: async ({ resolveVariable }) => {
+    const names = {};
+    for (const name of SECRET_PARAMS)
+      names[name] = toSecretName(name, await resolveVariable(`param:${name}`));
+    return names;
+  },
   oldestMessageAlarmSeconds: ({ resolveVariable }) => param(resolveVariable, 'oldestMessageAlarmSeconds'),
   logRetentionDays: ({ resolveVariable }) => param(resolveVariable, 'logRetentionDays'),
 };
+
+// For tests.
+module.exports.toSecretName = toSecretName;

@@ -94,14 +94,19 @@ export function loadConfig<K extends OptionalKeys>(
   // parsed once per container, and that compile was most of this parse's cost at cold start.
   // Same checks, same result.
   const parsed = ConfigSchema.safeParse(env, { jitless: true });
-  const problems = parsed.success ? [] : describeIssues(parsed.error.issues);
   if (parsed.success) {
-    for (const key of required) {
-      if (parsed.data[key] === undefined) problems.push(`${key}: required`);
-    }
+    const missing = required.filter((key) => parsed.data[key] === undefined);
+    if (missing.length > 0) throw new ConfigError(missing.map((key) => `${key}: required`));
+    return parsed.data as ConfigWith<K>;
   }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  return parsed.data as ConfigWith<K>;
+  // Invalid variables and missing ones together: a required variable that is unset or blank is
+  // named even when others failed (the parse gives no data to read it from).
+  const invalid = new Set(parsed.error.issues.map((issue) => issue.path[0]));
+  const missing = required.filter((key) => !invalid.has(key) && (env[key] ?? '').trim() === '');
+  throw new ConfigError([
+    ...describeIssues(parsed.error.issues),
+    ...missing.map((key) => `${key}: required`),
+  ]);
 }
 
 /** The Shopify Admin API base: `SHOPIFY_ADMIN_BASE_URL`, else `https://<SHOPIFY_SHOP_DOMAIN>`. */

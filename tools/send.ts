@@ -4,7 +4,8 @@
  * Signs a payload like the platform would and POSTs it to a webhook endpoint (local `npm start`
  * or a deployment), printing the status and the answer. The file is a raw payload, or an
  * API Gateway event from `events/` (its body is sent byte for byte; its Shopify headers supply
- * the topic and shop unless given). Secret: `--secret`, else `LOCAL_TYPEFORM_SECRET` /
+ * the topic and shop unless given; with `--url` a Shopify shop must come from one of the two).
+ * Secret: `--secret`, else `LOCAL_TYPEFORM_SECRET` /
  * `LOCAL_SHOPIFY_SECRET`, else the documented local default. Exit code 1 on an answer >= 400.
  */
 import { randomUUID } from 'node:crypto';
@@ -88,6 +89,12 @@ export function buildSendRequest(
     };
   }
   const secret = values.secret ?? localShopifySecret(env);
+  const shop = values.shop ?? headerValue(fileHeaders, 'x-shopify-shop-domain');
+  // The local demo shop only for the local stack: sent to a deployment, its jobIds and links
+  // would be filed under a shop that does not exist.
+  if (shop === undefined && values.url !== undefined) {
+    throw new Error(`--shop <shop>.myshopify.com is required with --url (the file names no shop)\n${USAGE}`);
+  }
   return {
     url,
     body,
@@ -95,8 +102,7 @@ export function buildSendRequest(
       'content-type': 'application/json',
       'x-shopify-hmac-sha256': computeShopifySignature(body, secret),
       'x-shopify-topic': values.topic ?? headerValue(fileHeaders, 'x-shopify-topic') ?? 'customers/update',
-      'x-shopify-shop-domain':
-        values.shop ?? headerValue(fileHeaders, 'x-shopify-shop-domain') ?? localShopifyShop(env),
+      'x-shopify-shop-domain': shop ?? localShopifyShop(env),
       'x-shopify-api-version': headerValue(fileHeaders, 'x-shopify-api-version') ?? '2025-10',
       // A fresh id per send, so repeated sends are new deliveries unless --webhook-id says otherwise.
       'x-shopify-webhook-id': values['webhook-id'] ?? randomUUID(),

@@ -5,6 +5,8 @@ import { lookupShopifyShopSettings, type MappingConfig } from '../sources/mappin
 import { normaliseEmail, normalisePhone } from '../sources/normalise.js';
 import { mapShopifyCustomer, mapShopifyOrder } from '../sources/shopify/mapper.js';
 import {
+  parseShopifyJson,
+  SHOPIFY_TOPICS,
   ShopifyCustomerDeleteSchema,
   ShopifyCustomerSchema,
   ShopifyCustomersRedactSchema,
@@ -65,6 +67,14 @@ const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
 const orderSchema = compileWhenHot(ShopifyOrderFieldsSchema);
 const customerSchema = compileWhenHot(ShopifyCustomerSchema);
 
+// The compliance payloads carry bare 64-bit ids and no gid to recover a rounded one from (the
+// customer and order topics do, and their schemas prefer it): parsed keeping large ids exact.
+const EXACT_ID_TOPICS: ReadonlySet<string> = new Set([
+  SHOPIFY_TOPICS.customersRedact,
+  SHOPIFY_TOPICS.customersDataRequest,
+  SHOPIFY_TOPICS.shopRedact,
+]);
+
 /** Shopify header names (compared case-insensitively). */
 export const SHOPIFY_HEADERS = {
   topic: 'x-shopify-topic',
@@ -96,6 +106,7 @@ export async function handleShopifyDelivery(
       }
       return processShopifyWebhook({ topic, shop, webhookId, payload }, deps);
     },
+    topic !== undefined && EXACT_ID_TOPICS.has(topic) ? parseShopifyJson : JSON.parse,
   );
 }
 

@@ -23,6 +23,8 @@ describe('loadConfig', () => {
       const problems = (error as ConfigError).problems.join('\n');
       expect(problems).toContain('DEFAULT_PHONE_REGION');
       expect(problems).toContain('CLEARTALK_BASE_URL');
+      expect(problems).toContain('PATCH_QUEUE_URL: required');
+      expect(problems).toContain('STATE_TABLE_NAME: required');
       expect(problems).not.toContain('not a url');
     }
   });

@@ -69,6 +69,15 @@ describe('send tool', () => {
     expect(JSON.parse(body).jobId).toMatch(/^shopify:x-shop\.myshopify\.com:order:/);
   });
 
+  it('refuses a raw Shopify payload sent to a URL without --shop instead of using the demo shop', () => {
+    const args = ['shopify', 'test/fixtures/shopify/order.json', '--url', `${base}/webhooks/shopify`];
+    expect(() => buildSendRequest(args, {})).toThrow(/--shop <shop>\.myshopify\.com is required with --url/);
+    // Locally (no --url) the demo shop of the local stack is still the default.
+    expect(
+      buildSendRequest(['shopify', 'test/fixtures/shopify/order.json'], {}).headers['x-shopify-shop-domain'],
+    ).toMatch(/\.myshopify\.com$/);
+  });
+
   it('takes the topic from a Shopify event file and is refused with a wrong --secret', async () => {
     const url = `${base}/webhooks/shopify`;
     const good = buildSendRequest(['shopify', 'events/shopify/shop-redact.json', '--url', url], {});

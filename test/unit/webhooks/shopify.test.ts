@@ -248,6 +248,22 @@ describe('handleShopifyDelivery', () => {
       expect(links.size()).toBe(1);
     });
 
+    it('customers/redact keeps a 64-bit customer id exact (no gid in compliance payloads)', async () => {
+      const { deps, links } = shopifyDeps();
+      // 706405506930370084 is above 2^53: a plain JSON.parse reads it as 706405506930370000.
+      await links.putLinks('42', { externalKey: `shopify:${TEST_SHOP}:customer:706405506930370084` });
+      await links.putLinks('43', { externalKey: `shopify:${TEST_SHOP}:customer:706405506930370000` });
+      const body = `{"shop_id":954889,"shop_domain":"${TEST_SHOP}","customer":{"id":706405506930370084,"email":"john@example.com","phone":"555-625-1199"},"orders_to_redact":[1230240423,1230240424]}`;
+      const response = await handleShopifyDelivery(shopifyEvent({ topic: 'customers/redact', body }), deps);
+      expect(answerBody(response)).toEqual({ status: 'accepted', removedLinks: 1 });
+      expect(await links.resolve({ externalKey: `shopify:${TEST_SHOP}:customer:706405506930370084` })).toBe(
+        undefined,
+      );
+      expect(await links.resolve({ externalKey: `shopify:${TEST_SHOP}:customer:706405506930370000` })).toBe(
+        '43',
+      );
+    });
+
     it('shop/redact removes every link of the shop', async () => {
       const { deps, links } = shopifyDeps();
       await links.putLinks('42', { externalKey: customerKey, email: 'bob@example.com' });
