@@ -391,7 +391,11 @@ function parseArgs(argv: readonly string[]): ProvisionOptions {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    // `--flag=value`: the value is everything after the first `=` (a prefix with `=` is then
+    // refused by the prefix check, not cut short).
+    const cut = arg.indexOf('=');
+    const flag = cut < 0 ? arg : arg.slice(0, cut);
+    const inline = cut < 0 ? undefined : arg.slice(cut + 1);
     if (!flag.startsWith('--')) throw new ConfigError([`unexpected argument ${arg}`]);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new ConfigError([`${flag} needs a value`]);

@@ -51,9 +51,20 @@ export function emailLinkKey(email: string): ItemKey {
   return { pk: `link#email#${sha256Hex(email.trim().toLowerCase())}`, sk: 'link' };
 }
 
-/** Phones are stored only as a hash of the E.164 number. */
+/**
+ * Phones are stored only as a hash of the E.164 number. A number written with `+` and separators
+ * (`+1 555-123 4567`, `+1 (555) 123.4567`) is the same E.164 number and keys the same link, so a
+ * producer that formats its phones still meets the links `npm run links -- import` stored.
+ */
 export function phoneLinkKey(phoneE164: string): ItemKey {
-  return { pk: `link#phone#${sha256Hex(phoneE164.trim())}`, sk: 'link' };
+  return { pk: `link#phone#${sha256Hex(canonicalPhone(phoneE164))}`, sk: 'link' };
+}
+
+const FORMATTED_E164 = /^\+[0-9 ().-]+$/;
+
+function canonicalPhone(phone: string): string {
+  const trimmed = phone.trim();
+  return FORMATTED_E164.test(trimmed) ? trimmed.replace(/[ ().-]/g, '') : trimmed;
 }
 
 export function checkpointKey(source: string, scope: string): ItemKey {

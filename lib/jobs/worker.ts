@@ -2,6 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sendDeadLetter } from '../aws/sqs.js';
 import type { StateStore } from '../aws/state-store.js';
+import { sha256Hex } from '../hash.js';
 import { type Logger, type Metrics, MetricUnit } from '../observability.js';
 import { type ApplyDeps, applyPatchJob, type ContactLeaseOptions } from './apply.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
@@ -39,6 +40,22 @@ export interface PatchWorker {
   processBatch(event: Pick<SQSEvent, 'Records'>, deadlineMs: number): Promise<SQSBatchResponse>;
 }
 
+// A job without a contact id or external key is grouped by its email or phone (contactKey in
+// fifo-keys.ts), and logs never carry contact values. So the group is logged as is only when it is
+// the job's contact id, an external key (`source:…`, no `@`) or contactKey's hash of a long key;
+// anything else as a hash, which still tells the lines of one group apart.
+const ID_GROUP = /^(?:[^@]*:[^@]*|[0-9a-f]{64})$/;
+
+/** The message group for a log line: `groupId` when it is an id, else `groupHash`. */
+export function loggableGroup(
+  groupId: string | undefined,
+  contactId: string | undefined,
+): { groupId?: string; groupHash?: string } {
+  if (groupId === undefined) return {};
+  if (groupId === contactId || ID_GROUP.test(groupId)) return { groupId };
+  return { groupHash: sha256Hex(groupId).slice(0, 16) };
+}
+
 /** Creates the worker (cold start); `processBatch` per invocation. */
 export function createPatchWorker(deps: PatchWorkerDeps): PatchWorker {
   const now = deps.now ?? Date.now;
@@ -49,7 +66,7 @@ export function createPatchWorker(deps: PatchWorkerDeps): PatchWorker {
     const job = outcome?.job ?? {};
     const line = {
       messageId: record.messageId,
-      groupId: result.groupId,
+      ...loggableGroup(result.groupId, job.contactId),
       receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1),
       jobId: job.jobId,
       contactId: job.contactId,

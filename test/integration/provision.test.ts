@@ -8,6 +8,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
 import { DEFAULT_TEMPLATE_PATH, loadStackTemplate, provisionStack } from '../../tools/provision.js';
+import { runTool } from './tools/run-tool.js';
 
 const sqs = new SQSClient({});
 const dynamodb = new DynamoDBClient({});
@@ -102,5 +103,28 @@ describe('loadStackTemplate', () => {
         /patchQueueVisibilityTimeoutSeconds[\s\S]*redrive/,
       );
     }
+  });
+});
+
+describe('npm run provision (the command line)', () => {
+  it('prints the three names as one JSON object on its last line, and can run again', async () => {
+    const name = prefix();
+    for (const args of [['--prefix', name], [`--prefix=${name}`]]) {
+      const run = await runTool('provision', args);
+      expect(run.code).toBe(0);
+      const last = run.stdout.trim().split('\n').at(-1) ?? '';
+      expect(JSON.parse(last)).toEqual({
+        PATCH_QUEUE_URL: expect.stringMatching(new RegExp(`${name}-patches\\.fifo$`)),
+        DEAD_LETTER_QUEUE_URL: expect.stringMatching(new RegExp(`${name}-patches-dlq\\.fifo$`)),
+        STATE_TABLE_NAME: `${name}-state`,
+      });
+    }
+  });
+
+  it('refuses a prefix with "=" in it instead of cutting it short, exit 1', async () => {
+    const run = await runTool('provision', ['--prefix=a=b']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/--prefix: 1 to 60 letters, digits/);
+    expect(run.stdout).toBe('');
   });
 });

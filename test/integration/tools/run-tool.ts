@@ -21,7 +21,7 @@ const CONTRACT_VARIABLES = [
  * process's AWS settings (moto) plus `env`, and collects its output and exit code.
  */
 export function runTool(
-  tool: 'dlq' | 'links' | 'backfill',
+  tool: 'dlq' | 'links' | 'backfill' | 'provision',
   args: readonly string[],
   env: Record<string, string> = {},
 ) {

@@ -2,7 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLinkStore } from '../../../lib/aws/links.js';
+import { createLinkStore, createMemoryLinkStore } from '../../../lib/aws/links.js';
+import { phoneLinkKey } from '../../../lib/aws/state-keys.js';
 import { DependencyError } from '../../../lib/errors.js';
 
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -55,5 +56,17 @@ describe('link store edge cases', () => {
     expect(error).toBeInstanceOf(DependencyError);
     expect((error as DependencyError).retryable).toBe(true);
     expect(String((error as Error).message)).not.toContain('a@b.co');
+  });
+});
+
+describe('phone link keys', () => {
+  it('key a formatted E.164 number like the bare one, so formatted phones meet imported links', async () => {
+    expect(phoneLinkKey('+1 555-123 4567')).toEqual(phoneLinkKey('+15551234567'));
+    expect(phoneLinkKey(' +1 (555) 123.4567 ')).toEqual(phoneLinkKey('+15551234567'));
+    // Without the +, the country is unknown: not the same number.
+    expect(phoneLinkKey('1 555 123 4567')).not.toEqual(phoneLinkKey('+15551234567'));
+    const links = createMemoryLinkStore();
+    await links.putLinks('42', { phone: '+15551234567' });
+    expect(await links.resolve({ phone: '+1 555 123 4567' })).toBe('42');
   });
 });

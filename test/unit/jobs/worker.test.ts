@@ -75,6 +75,40 @@ const job = (jobId: string, patch: Record<string, unknown>) =>
   });
 
 describe('patch worker', () => {
+  it('logs a message group that is an email or phone only as a hash', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    const { worker, logs } = setup();
+    const byEmail = (jobId: string, email: string) =>
+      JSON.stringify({
+        version: 1,
+        jobId,
+        source: 'typeform',
+        match: { email },
+        patch: { firstName: 'Ada' },
+        occurredAt: '2026-11-26T10:00:00Z',
+      });
+    const records = [
+      buildSqsRecord({ groupId: 'ada@private.example', body: byEmail('e1', 'ada@private.example') }),
+      buildSqsRecord({ groupId: '+15550100', body: byEmail('e2', 'bob@private.example') }),
+      buildSqsRecord({
+        groupId: 'shopify:s.myshopify.com:customer:42',
+        body: byEmail('e3', 'cy@private.example'),
+      }),
+      buildSqsRecord({ groupId: '7', body: job('c1', { firstName: 'Ada' }) }),
+    ];
+    await worker.processBatch({ Records: records }, Date.now() + 60_000);
+    expect(JSON.stringify(logs)).not.toMatch(/private\.example|15550100/);
+    const group = (jobId: string) => {
+      const data = logs.find((l) => l.data.jobId === jobId)?.data ?? {};
+      return { groupId: data.groupId, groupHash: data.groupHash };
+    };
+    expect(group('e1')).toEqual({ groupId: undefined, groupHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(group('e2').groupHash).toMatch(/^[0-9a-f]{16}$/);
+    expect(group('e2').groupHash).not.toBe(group('e1').groupHash);
+    expect(group('e3')).toEqual({ groupId: 'shopify:s.myshopify.com:customer:42', groupHash: undefined });
+    expect(group('c1')).toEqual({ groupId: '7', groupHash: undefined });
+  });
+
   it('logs one line per record with ids and field names only, and emits the outcome metrics', async () => {
     sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
     const { worker, logs, metrics, published } = setup();
