@@ -1,7 +1,10 @@
 /**
- * `npm run dlq -- list | show <messageId> [--show-values] | redrive [--dry-run] [--reason <code>] [--show-values]`
+ * `npm run dlq -- list | show <messageId> [--show-values] | redrive [--dry-run] [--reason <code>] [--show-values] | delete <messageId>`
  *
- * Inspects the dead-letter queue and sends dead letters back to the patch queue. Uses the
+ * Inspects the dead-letter queue, sends dead letters back to the patch queue, and deletes one an
+ * operator has dealt with (a body that is no PatchJob, e.g. a Shopify EventBridge event
+ * dead-lettered whole, can never be redriven; until it is deleted the dead-letter alarm stays on).
+ * Uses the
  * contract variables (DEAD_LETTER_QUEUE_URL, PATCH_QUEUE_URL; for `--dry-run` also
  * STATE_TABLE_NAME, CLEARTALK_API_KEY_SECRET_ID, CLEARTALK_BASE_URL) and the AWS SDK's own
  * settings. `--dry-run` prints, per message, the field-level diff the worker would apply now:
@@ -124,6 +127,32 @@ async function release(sqs: Sqs, queueUrl: string, letters: readonly DeadLetter[
     }));
     await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
   }
+}
+
+/**
+ * Deletes the dead letter with this SQS message id (the others are made visible again).
+ * @returns false when no reachable dead letter has that id
+ */
+export async function deleteDeadLetter(
+  sqs: Sqs,
+  deadLetterQueueUrl: string,
+  messageId: string,
+  options: { waitTimeSeconds?: number } = {},
+): Promise<boolean> {
+  const others: DeadLetter[] = [];
+  let found: DeadLetter | undefined;
+  // Read to the end (no early exit): letters received with the one sought must be released too.
+  for await (const letter of receiveAll(sqs, deadLetterQueueUrl, 30, options.waitTimeSeconds ?? 1)) {
+    if (letter.messageId === messageId) found = letter;
+    else others.push(letter);
+  }
+  if (found) {
+    await sqs.send(
+      new DeleteMessageCommand({ QueueUrl: deadLetterQueueUrl, ReceiptHandle: found.receiptHandle }),
+    );
+  }
+  await release(sqs, deadLetterQueueUrl, others);
+  return found !== undefined;
 }
 
 /** Lists the dead letters (then makes them visible again). */
@@ -297,7 +326,7 @@ function parseFlags(args: readonly string[]) {
 }
 
 const USAGE =
-  'usage: npm run dlq -- list | show <messageId> [--show-values] | redrive [--dry-run] [--reason <code>] [--show-values]';
+  'usage: npm run dlq -- list | show <messageId> [--show-values] | redrive [--dry-run] [--reason <code>] [--show-values] | delete <messageId>';
 
 const HIDDEN_HINT = '(contact values hidden; --show-values prints them)';
 
@@ -404,6 +433,15 @@ async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     for (const line of formatDeadLetter(letter, { showValues: flags.showValues })) out(line);
+    return 0;
+  }
+  if (command === 'delete' && flags.rest[0]) {
+    const { DEAD_LETTER_QUEUE_URL } = loadConfig(process.env, ['DEAD_LETTER_QUEUE_URL']);
+    if (!(await deleteDeadLetter(sqs, DEAD_LETTER_QUEUE_URL, flags.rest[0]))) {
+      out(`no dead letter ${flags.rest[0]} (list shows the ones reachable now)`);
+      return 1;
+    }
+    out(`deleted ${flags.rest[0]}`);
     return 0;
   }
   if (command === 'redrive') {

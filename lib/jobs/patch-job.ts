@@ -4,9 +4,18 @@ import * as z from '../zod.js';
 /**
  * The PatchJob contract (DESIGN.md): the one unit of work every path puts on the FIFO queue.
  */
+// DynamoDB keys hold at most 2,048 bytes (partition) and 1,024 bytes (sort) of UTF-8: a jobId keys
+// the ledger item (`job#<jobId>`), an external key is a link's sort key. Longer ones would fail on
+// every write and come back as retries until `retries-exhausted`; refused here, they dead-letter
+// once as `invalid-job` with the reason.
+const fitsKey = (maxBytes: number) =>
+  z.refine<string>((text) => Buffer.byteLength(text, 'utf8') <= maxBytes, {
+    message: `must be at most ${maxBytes} bytes in UTF-8 (it keys a DynamoDB item)`,
+  });
+
 export const MatchSchema = z
   .object({
-    externalKey: z.optional(z.string().check(z.minLength(1))),
+    externalKey: z.optional(z.string().check(z.minLength(1), fitsKey(1024))),
     email: z.optional(z.string().check(z.minLength(3))),
     phone: z.optional(z.string().check(z.minLength(3))),
   })
@@ -20,7 +29,7 @@ export type Match = z.infer<typeof MatchSchema>;
 export const PatchJobSchema = z
   .object({
     version: z.literal(1),
-    jobId: z.string().check(z.minLength(1), z.maxLength(1024)),
+    jobId: z.string().check(z.minLength(1), z.maxLength(1024), fitsKey(2000)),
     source: z.string().check(z.minLength(1)),
     contactId: z.optional(ContactIdSchema),
     match: z.optional(MatchSchema),

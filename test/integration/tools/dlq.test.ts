@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
 import { createStateStore } from '../../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
-import { createRedrivePreview, listDeadLetters, redriveDeadLetters } from '../../../tools/dlq.js';
+import {
+  createRedrivePreview,
+  deleteDeadLetter,
+  listDeadLetters,
+  redriveDeadLetters,
+} from '../../../tools/dlq.js';
 import { buildJob, readDeadLetters, useWorkerHarness } from '../../helpers/worker-harness.js';
 
 const setup = useWorkerHarness();
@@ -21,6 +26,23 @@ describe('npm run dlq (moto + sandbox)', () => {
     expect(await listDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, { waitTimeSeconds: 0 })).toHaveLength(
       2,
     );
+  });
+
+  it('deletes one dead letter by message id and leaves the others', async () => {
+    const h = await setup();
+    await h.send(buildJob({ contactId: '777' }));
+    // A body that is no PatchJob: never redriven, so only delete clears it.
+    await h.sendRaw('{"not":"a job"}', 'x');
+    await h.drain();
+    const letters = await listDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, { waitTimeSeconds: 0 });
+    const invalid = letters.find((l) => l.reason === 'invalid-job');
+    expect(letters).toHaveLength(2);
+    expect(await deleteDeadLetter(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, invalid?.messageId ?? '')).toBe(true);
+    expect(
+      await deleteDeadLetter(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, 'no-such-id', { waitTimeSeconds: 0 }),
+    ).toBe(false);
+    const left = await listDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL, { waitTimeSeconds: 0 });
+    expect(left.map((l) => l.reason)).toEqual(['contact-not-found']);
   });
 
   it('prints the field-level diff on --dry-run, values only when asked, and changes nothing', async () => {

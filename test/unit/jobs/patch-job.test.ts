@@ -22,6 +22,19 @@ describe('PatchJobSchema', () => {
     expect(PatchJobSchema.safeParse({ ...rest, match: { email: 'a@b.co' } }).success).toBe(true);
   });
 
+  it('refuses a jobId or external key too long to key a DynamoDB item, naming the limit', () => {
+    // 1,000 two-byte characters are 2,000 bytes: the most a jobId may take; 1,001 are too many.
+    expect(PatchJobSchema.safeParse({ ...job, jobId: 'é'.repeat(1000) }).success).toBe(true);
+    const longJob = PatchJobSchema.safeParse({ ...job, jobId: 'é'.repeat(1001) });
+    expect(longJob.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['jobId', 'must be at most 2000 bytes in UTF-8 (it keys a DynamoDB item)'],
+    ]);
+    const { contactId: _omit, ...rest } = job;
+    const key = (chars: number) => ({ ...rest, match: { externalKey: `x:${'中'.repeat(chars)}` } });
+    expect(PatchJobSchema.safeParse(key(340)).success).toBe(true); // 2 + 1,020 bytes
+    expect(PatchJobSchema.safeParse(key(341)).error?.issues[0]?.path).toEqual(['match', 'externalKey']);
+  });
+
   it('rejects a non-numeric contact id and an unknown version', () => {
     expect(PatchJobSchema.safeParse({ ...job, contactId: 'abc' }).success).toBe(false);
     expect(PatchJobSchema.safeParse({ ...job, version: 2 }).success).toBe(false);
