@@ -149,11 +149,16 @@ describe('serverless package (offline)', () => {
     expect(redrive.maxReceiveCount).toBe(workerMaxReceive + 1);
   });
 
-  it('keeps state in an on-demand table with TTL and point-in-time recovery', () => {
+  it('keeps state in an on-demand table with TTL and point-in-time recovery, retained on removal', () => {
     const table = props('StateTable');
     expect(table.BillingMode).toBe('PAY_PER_REQUEST');
     expect(table.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
     expect(table.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    // The links and the ledger exist nowhere else: kept when the stack is removed or replaces it.
+    expect(template.Resources.StateTable).toMatchObject({
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
   });
 
   it('schedules the backfill at the configured rate, disabled unless enabled', () => {
@@ -304,7 +309,7 @@ describe('serverless package (offline)', () => {
     }
   });
 
-  it('alarms on dead letters, the oldest message, worker errors and webhook 5xx', () => {
+  it('alarms on dead letters, the oldest message, worker errors, webhook 5xx and mostly refused webhooks', () => {
     const alarms = Object.values(template.Resources)
       .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
       .map((r) => r.Properties as Record<string, unknown>);
@@ -327,7 +332,25 @@ describe('serverless package (offline)', () => {
     expect(errors).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     const http5xx = find('AWS/ApiGateway', '5xx', { Ref: 'HttpApi' });
     expect(http5xx).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
-    for (const alarm of [dlq, age, errors, http5xx])
+    // Most deliveries refused (a wrong webhook secret): the share of 4xx among the requests.
+    const rejections = alarms.find((a) => String(a.AlarmName).endsWith('-webhook-rejections'));
+    const metrics = (rejections?.Metrics ?? []) as Array<{
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown } };
+    }>;
+    expect(
+      metrics.map((m) => [m.Id, m.MetricStat?.Metric.Namespace, m.MetricStat?.Metric.MetricName]),
+    ).toEqual([
+      ['rejected', 'AWS/ApiGateway', '4xx'],
+      ['requests', 'AWS/ApiGateway', 'Count'],
+      ['share', undefined, undefined],
+    ]);
+    for (const m of metrics.slice(0, 2))
+      expect(m.MetricStat?.Metric.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
+    expect(metrics[2]?.Expression).toBe('IF(requests >= 3, rejected / requests, 0)');
+    expect(rejections).toMatchObject({ Threshold: 0.5, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    for (const alarm of [dlq, age, errors, http5xx, rejections])
       expect(alarm?.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
