@@ -43,6 +43,7 @@ import { sha256Hex } from '../lib/hash.js';
 import { parsePatchJob } from '../lib/jobs/apply.js';
 import { contactKey, type PatchJob } from '../lib/jobs/patch-job.js';
 import { planPatch } from '../lib/jobs/plan-patch.js';
+import { loadMappingConfig, sourcePolicy } from '../lib/sources/mapping-config.js';
 
 type Sqs = Pick<SQSClient, 'send'>;
 
@@ -251,6 +252,8 @@ export function createRedrivePreview(deps: {
   clearTalk: Pick<ClearTalkClient, 'getContact'>;
   state: Pick<StateStore, 'isApplied' | 'getFieldVersions'>;
   links: Pick<LinkStore, 'resolve'>;
+  /** The mapping configuration's worker policy per source. @default create nothing */
+  policy?: (source: string) => { createIfUnresolved: boolean };
   showValues?: boolean;
 }): (job: PatchJob) => Promise<string[]> {
   const show = (value: unknown) =>
@@ -260,6 +263,12 @@ export function createRedrivePreview(deps: {
       return ['duplicate: this jobId was applied already; the worker skips it'];
     const contactId = job.contactId ?? (job.match ? await deps.links.resolve(job.match) : undefined);
     if (contactId === undefined) {
+      if (deps.policy?.(job.source).createIfUnresolved && job.match) {
+        const fields = Object.keys(job.patch).join(', ');
+        return [
+          `unresolved: no link for this match yet; source ${job.source} creates contacts, so the worker would POST /contacts with ${fields} and link it`,
+        ];
+      }
       return [
         'unresolved: no link for this match yet; it would be dead-lettered again (npm run links -- import)',
       ];
@@ -453,6 +462,8 @@ async function main(argv: readonly string[]): Promise<number> {
     let preview: ((job: PatchJob) => Promise<string[]>) | undefined;
     if (flags.dryRun && config.STATE_TABLE_NAME && config.CLEARTALK_API_KEY_SECRET_ID) {
       const secretId = config.CLEARTALK_API_KEY_SECRET_ID;
+      // The worker's policy per source (createIfUnresolved), from the same mapping file.
+      const mappings = loadMappingConfig(config.MAPPINGS_FILE);
       const secrets = createSecretCache({ client: new SecretsManagerClient({}) });
       const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
       preview = createRedrivePreview({
@@ -463,6 +474,7 @@ async function main(argv: readonly string[]): Promise<number> {
         }),
         state: createStateStore({ client: doc, tableName: config.STATE_TABLE_NAME }),
         links: createLinkStore({ client: doc, tableName: config.STATE_TABLE_NAME }),
+        policy: (source) => sourcePolicy(mappings, source),
         showValues: flags.showValues,
       });
     }

@@ -72,4 +72,24 @@ describe('handlers/apply-patches', () => {
     expect(logs).not.toContain('ada@secret.example');
     expect(logs).not.toContain(sandbox.apiKey);
   });
+
+  it('keeps DEADLINE_SAFETY_MS of the remaining time back: with less left, nothing is sent', async () => {
+    sandbox.seed([{ id: 2 }]);
+    const before = sandbox.requests().length;
+    const record = buildSqsRecord({ body: JSON.stringify(buildJob({ contactId: '2' })), groupId: '2' });
+    // 900 ms left and a 1,000 ms safety margin (beforeAll): the deadline has already passed.
+    const response = await handler(
+      { Records: [record] },
+      createLambdaContext({ functionName: 'apply-patches', timeoutMs: 900 }),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(sandbox.requests().length).toBe(before);
+    // With time to spare the same record is applied.
+    const applied = await handler(
+      { Records: [record] },
+      createLambdaContext({ functionName: 'apply-patches', timeoutMs: 4_000 }),
+    );
+    expect(applied.batchItemFailures).toEqual([]);
+    expect(sandbox.requests().length).toBeGreaterThan(before);
+  });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
-import { type DeadLetter, formatDeadLetter, redactPatchJob, redactValue } from '../../../tools/dlq.js';
+import {
+  createRedrivePreview,
+  type DeadLetter,
+  formatDeadLetter,
+  redactPatchJob,
+  redactValue,
+} from '../../../tools/dlq.js';
 
 const job: PatchJob = {
   version: 1,
@@ -113,5 +119,36 @@ describe('formatDeadLetter', () => {
     expect(lines[0]).toContain('ada.lovelace@example.com');
     expect(lines.join('\n')).not.toContain('secret-handle');
     expect(formatDeadLetter(letter({ body: 'not json' }), { showValues: true })[1]).toBe('not json');
+  });
+});
+
+describe('redrive --dry-run of an unresolved job', () => {
+  const deps = {
+    clearTalk: { getContact: async () => Promise.reject(new Error('not called')) },
+    state: { isApplied: async () => false, getFieldVersions: async () => ({ revision: 0, fields: {} }) },
+    links: { resolve: async () => undefined },
+  };
+
+  it('says the worker would create the contact when the source is set to', async () => {
+    const preview = createRedrivePreview({
+      ...deps,
+      policy: (source) => ({ createIfUnresolved: source === 'shopify' }),
+    });
+    const [line] = await preview(job);
+    expect(line).toBe(
+      'unresolved: no link for this match yet; source shopify creates contacts, so the worker would POST /contacts with firstName, lastName, email, customField and link it',
+    );
+    expect(line).not.toMatch(/Ada|example\.com/);
+  });
+
+  it('says it would be dead-lettered again otherwise', async () => {
+    for (const preview of [
+      createRedrivePreview(deps),
+      createRedrivePreview({ ...deps, policy: () => ({ createIfUnresolved: false }) }),
+    ]) {
+      expect(await preview(job)).toEqual([
+        'unresolved: no link for this match yet; it would be dead-lettered again (npm run links -- import)',
+      ]);
+    }
   });
 });
