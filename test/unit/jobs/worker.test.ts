@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryLinkStore } from '../../../lib/aws/links.js';
 import { createMemoryStateStore } from '../../../lib/aws/state-store.js';
 import type { ClearTalkClient } from '../../../lib/cleartalk/client.js';
+import { ClearTalkRetryableError } from '../../../lib/cleartalk/errors.js';
 import { createCircuitBreaker } from '../../../lib/jobs/circuit-breaker.js';
 import { createPatchWorker } from '../../../lib/jobs/worker.js';
 import { buildContact } from '../../helpers/contact.js';
@@ -15,7 +16,7 @@ afterEach(() => sqsMock.reset());
 
 const contact = buildContact({ id: 7 });
 
-function setup() {
+function setup(overrides: Partial<ClearTalkClient> = {}) {
   const logs: Array<{ level: string; message: string; data: Record<string, unknown> }> = [];
   const metrics: Array<{ name: string; value: number; dimension?: string }> = [];
   let published = 0;
@@ -23,6 +24,7 @@ function setup() {
     updateContact: async () => contact,
     getContact: async () => contact,
     createContact: async () => contact,
+    ...overrides,
   };
   const worker = createPatchWorker({
     clearTalk,
@@ -75,6 +77,46 @@ const job = (jobId: string, patch: Record<string, unknown>) =>
   });
 
 describe('patch worker', () => {
+  it('counts stale fields and records handed back in the metrics', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    const { worker, metrics } = setup({
+      updateContact: async (contactId) => {
+        if (contactId === '8') {
+          throw new ClearTalkRetryableError('PATCH /contacts/8: ClearTalk answered 503', { status: 503 });
+        }
+        return contact;
+      },
+    });
+    const at = (jobId: string, contactId: string, occurredAt: string, patch: Record<string, unknown>) =>
+      JSON.stringify({ version: 1, jobId, source: 'typeform', contactId, patch, occurredAt });
+    // Contact 7: a newer change, then an older one (its firstName stale, its tag new).
+    await worker.processBatch(
+      {
+        Records: [
+          buildSqsRecord({ groupId: '7', body: at('n', '7', '2026-11-26T12:00:00Z', { firstName: 'B' }) }),
+        ],
+      },
+      Date.now() + 60_000,
+    );
+    const response = await worker.processBatch(
+      {
+        Records: [
+          buildSqsRecord({ groupId: '8', body: at('r', '8', '2026-11-26T12:00:00Z', { firstName: 'C' }) }),
+          buildSqsRecord({
+            groupId: '7',
+            body: at('o', '7', '2026-11-26T10:00:00Z', { firstName: 'A', tag: 't' }),
+          }),
+        ],
+      },
+      Date.now() + 60_000,
+    );
+    expect(response.batchItemFailures).toHaveLength(1);
+    const sum = (name: string) => metrics.filter((m) => m.name === name).reduce((n, m) => n + m.value, 0);
+    expect(sum('fieldsStale')).toBe(1);
+    expect(sum('jobsHandedBack')).toBe(1);
+    expect(sum('jobsApplied')).toBe(2);
+  });
+
   it('logs a message group that is an email or phone only as a hash', async () => {
     sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
     const { worker, logs } = setup();
