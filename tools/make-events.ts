@@ -72,11 +72,8 @@ export function buildSampleEvents(env: Record<string, string | undefined> = proc
       event: buildShopifyEvent(fixture(name), { secret: shopifySecret, topic, shop }),
     });
   }
-  for (const [file, topic, name] of [
-    ['customers-update', 'customers/update', 'shopify/customer.json'],
-    ['orders-paid', 'orders/paid', 'shopify/order.json'],
-    ['customers-delete', 'customers/delete', 'shopify/customer-delete.json'],
-  ] as const) {
+  // The same topics through EventBridge (no signature: EventBridge authenticates the partner source).
+  for (const [file, topic, name] of SHOPIFY_SAMPLES) {
     const rawPayload = fixture(name);
     samples.push({
       path: `events/eventbridge/${file}.json`,
