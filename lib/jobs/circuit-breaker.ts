@@ -38,31 +38,6 @@ export interface CircuitBreakerOptions {
   readonly onStateChange?: (state: BreakerState) => void;
 }
 
-/**
- * The contact a ClearTalk request path is about (`/contacts/7` -> `7`), the key the worker also
- * counts a failed record under, so one contact is one failure however it is reported.
- */
-export function breakerKey(path: string): string {
-  const match = /^\/contacts\/([^/?]+)/.exec(path);
-  return match?.[1] ?? path;
-}
-
-/**
- * The ClearTalk client options that tie it to the breaker: every failed attempt counts (not only
- * a record whose retries ran out: with 8 records in flight and 6 attempts each, an outage would
- * otherwise cost ~48 requests before the breaker opens), and once it is open, calls in flight stop
- * retrying, so their records are handed back at once.
- */
-export function clientHooksFor(breaker: CircuitBreaker): {
-  onFailedAttempt: (info: { path: string }) => void;
-  retryGate: () => boolean;
-} {
-  return {
-    onFailedAttempt: ({ path }) => breaker.recordFailure(breakerKey(path)),
-    retryGate: () => breaker.state() === BREAKER_STATES.closed,
-  };
-}
-
 /** Creates a circuit breaker (module scope in the handler, so it survives warm invocations). */
 export function createCircuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreaker {
   const failureThreshold = options.failureThreshold ?? 5;

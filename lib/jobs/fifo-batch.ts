@@ -169,8 +169,7 @@ export async function processFifoBatch(
         };
       }
       if (outcome.clearTalk === 'answered') deps.breaker.recordSuccess();
-      // Keyed by the contact (as the client's failed attempts are: circuit-breaker.ts breakerKey).
-      else if (outcome.clearTalk === 'failed') deps.breaker.recordFailure(outcome.job.contactId ?? groupId);
+      else if (outcome.clearTalk === 'failed') deps.breaker.recordFailure(groupId);
       else deps.breaker.recordNeutral();
 
       let done: boolean;

@@ -22,7 +22,7 @@ import { createSecretCache } from '../../lib/aws/secrets.js';
 import { enqueuePatchJobs } from '../../lib/aws/sqs.js';
 import { createStateStore } from '../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
-import { type CircuitBreaker, clientHooksFor, createCircuitBreaker } from '../../lib/jobs/circuit-breaker.js';
+import { type CircuitBreaker, createCircuitBreaker } from '../../lib/jobs/circuit-breaker.js';
 import type { PatchJob } from '../../lib/jobs/patch-job.js';
 import { createPatchWorker, type PatchWorker } from '../../lib/jobs/worker.js';
 import { type ProvisionedStack, provisionStack } from '../../tools/provision.js';
@@ -61,13 +61,9 @@ export interface WorkerHarness {
   }): Promise<{ records: SQSRecord[]; response: SQSBatchResponse }>;
   /**
    * A second worker on the same stack, sandbox and clock, as another Lambda invocation would be
-   * (its own in-process lock and breaker, or `breaker`); `clearTalkSleep` replaces its ClearTalk
-   * client's sleep.
+   * (its own in-process lock and breaker); `clearTalkSleep` replaces its ClearTalk client's sleep.
    */
-  createWorker(options?: {
-    clearTalkSleep?: (ms: number) => Promise<void>;
-    breaker?: CircuitBreaker;
-  }): PatchWorker;
+  createWorker(options?: { clearTalkSleep?: (ms: number) => Promise<void> }): PatchWorker;
   /** Runs batches until the queue gives nothing. */
   drain(options?: { budgetMs?: number; maxBatches?: number }): Promise<void>;
   rotateApiKey(key: string): Promise<void>;
@@ -138,8 +134,6 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
             clock += ms;
           }),
         random: () => 0.5,
-        // As the deployed worker wires it (lib/jobs/runtime.ts).
-        ...clientHooksFor(workerBreaker),
       }),
       state: createStateStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
       links: {
@@ -201,9 +195,9 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
         }),
       );
     },
-    createWorker: ({ clearTalkSleep, breaker: own } = {}) =>
+    createWorker: ({ clearTalkSleep } = {}) =>
       buildWorker(
-        own ?? createCircuitBreaker({ failureThreshold: 3, cooldownMs: 30_000, ...options.breaker, now }),
+        createCircuitBreaker({ failureThreshold: 3, cooldownMs: 30_000, ...options.breaker, now }),
         clearTalkSleep,
       ),
     async runBatch({ budgetMs = 60_000, worker: runner = worker, maxMessages = 10 } = {}) {

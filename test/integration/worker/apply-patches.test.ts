@@ -1,7 +1,5 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
-import { createCircuitBreaker } from '../../../lib/jobs/circuit-breaker.js';
 import { redriveDeadLetters } from '../../../tools/dlq.js';
 import { importLinks, parseLinksCsv } from '../../../tools/links.js';
 import { buildJob, readDeadLetters, useWorkerHarness } from '../../helpers/worker-harness.js';
@@ -239,33 +237,6 @@ describe('apply-patches worker (moto + sandbox)', () => {
     await h.drain();
     expect(h.breaker.state()).toBe('closed');
     expect(h.sandbox.contacts().every((c) => c.firstName === 'Ada')).toBe(true);
-  });
-
-  it('stops calls already in flight once the breaker opens, at the worker defaults (8 in flight, 6 attempts)', async () => {
-    const h = await setup({ maxAttempts: 6, concurrency: 8 });
-    const breaker = createCircuitBreaker({ failureThreshold: 5, cooldownMs: 30_000, now: () => h.now() });
-    const worker = h.createWorker({
-      breaker,
-      // A real backoff (250 ms and up) outlasts a failed request to a server nearby, so the other
-      // records' first attempts fail meanwhile; modelled as: a retry waits until the breaker opens,
-      // for at most 300 ms of real time.
-      clearTalkSleep: async () => {
-        const until = Date.now() + 300;
-        while (breaker.state() === 'closed' && Date.now() < until) await delay(5);
-      },
-    });
-    const ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-    h.sandbox.seed(ids.map((id) => ({ id })));
-    h.sandbox.setFaults({ rate503: 1 });
-    await h.send(...ids.map((id) => buildJob({ contactId: String(id) })));
-    const { records, response } = await h.runBatch({ worker });
-    expect(records).toHaveLength(10);
-    expect(response.batchItemFailures).toHaveLength(10);
-    expect(breaker.state()).toBe('open');
-    // At most the first attempt of each record in flight (8): without the breaker's hooks in the
-    // client, every record in flight used all 6 attempts.
-    expect(h.patchRequests().length).toBeLessThanOrEqual(8);
-    expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
   });
 
   it('dead-letters a record that still fails on its last allowed receive as retries-exhausted', async () => {
