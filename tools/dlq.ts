@@ -4,8 +4,7 @@
  * Inspects the dead-letter queue, sends dead letters back to the patch queue, and deletes one an
  * operator has dealt with (a body that is no PatchJob, e.g. a Shopify EventBridge event
  * dead-lettered whole, can never be redriven; until it is deleted the dead-letter alarm stays on).
- * Uses the
- * contract variables (DEAD_LETTER_QUEUE_URL, PATCH_QUEUE_URL; for `--dry-run` also
+ * Uses the contract variables (DEAD_LETTER_QUEUE_URL, PATCH_QUEUE_URL; for `--dry-run` also
  * STATE_TABLE_NAME, CLEARTALK_API_KEY_SECRET_ID, CLEARTALK_BASE_URL) and the AWS SDK's own
  * settings. `--dry-run` prints, per message, the field-level diff the worker would apply now:
  * field names with markers (`+` new, `~` changed, `=` already so, `-` dropped as stale/no-op).

@@ -1,9 +1,6 @@
 import { ContactIdSchema, ContactPatchSchema } from '../cleartalk/schemas.js';
 import * as z from '../zod.js';
 
-/**
- * The PatchJob contract (DESIGN.md): the one unit of work every path puts on the FIFO queue.
- */
 // DynamoDB keys hold at most 2,048 bytes (partition) and 1,024 bytes (sort) of UTF-8: a jobId keys
 // the ledger item (`job#<jobId>`), an external key is a link's sort key. Longer ones would fail on
 // every write and come back as retries until `retries-exhausted`; refused here, they dead-letter
@@ -13,6 +10,9 @@ const fitsKey = (maxBytes: number) =>
     message: `must be at most ${maxBytes} bytes in UTF-8 (it keys a DynamoDB item)`,
   });
 
+/**
+ * The PatchJob contract (DESIGN.md): the one unit of work every path puts on the FIFO queue.
+ */
 export const MatchSchema = z
   .object({
     externalKey: z.optional(z.string().check(z.minLength(1), fitsKey(1024))),

@@ -47,7 +47,7 @@ export interface PatchWorker {
 const ID_GROUP = /^(?:[^@]*:[^@]*|[0-9a-f]{64})$/;
 
 /** The message group for a log line: `groupId` when it is an id, else `groupHash`. */
-export function loggableGroup(
+function loggableGroup(
   groupId: string | undefined,
   contactId: string | undefined,
 ): { groupId?: string; groupHash?: string } {
