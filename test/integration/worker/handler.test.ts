@@ -92,4 +92,46 @@ describe('handlers/apply-patches', () => {
     expect(applied.batchItemFailures).toEqual([]);
     expect(sandbox.requests().length).toBeGreaterThan(before);
   });
+
+  it('retries a 503 within CLEARTALK_MAX_ATTEMPTS and reports each retry as a log line and a metric', async () => {
+    // A second cold start of the handler with two attempts per call.
+    process.env.CLEARTALK_MAX_ATTEMPTS = '2';
+    vi.resetModules();
+    const { handler: twoAttempts } = await import('../../../handlers/apply-patches.js');
+    sandbox.seed([{ id: 3 }]);
+    const writes: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
+        writes.push(String(chunk));
+        return true;
+      }),
+    );
+    let response: SQSBatchResponse;
+    try {
+      sandbox.script({ method: 'PATCH', path: '/contacts/3', status: 503 });
+      const job = buildJob({ contactId: '3', patch: { lastName: 'Lovelace' } });
+      response = await twoAttempts(
+        { Records: [buildSqsRecord({ body: JSON.stringify(job), groupId: '3' })] },
+        createLambdaContext({ functionName: 'apply-patches', timeoutMs: 4_000 }),
+      );
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      process.env.CLEARTALK_MAX_ATTEMPTS = '1';
+    }
+    expect(response.batchItemFailures).toEqual([]);
+    const patches = sandbox.requests().filter((r) => r.method === 'PATCH' && r.path === '/contacts/3');
+    expect(patches.map((r) => r.status)).toEqual([503, 200]);
+    const lines = writes
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'));
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const retryLog = parsed.find((line) => line.message === 'ClearTalk retry');
+    expect(retryLog).toMatchObject({ attempt: 1, status: 503 });
+    // The EMF document of the invocation carries the retry count.
+    expect(parsed.some((line) => '_aws' in line && line.clearTalkRetries === 1)).toBe(true);
+    const logs = lines.join('\n');
+    expect(logs).not.toContain('Lovelace');
+    expect(logs).not.toContain(sandbox.apiKey);
+  });
 });
