@@ -48,7 +48,6 @@ async function main(argv: string[]): Promise<number> {
     dryRun: values['dry-run'],
     ...(values['max-records'] ? { maxRecords: Number(values['max-records']) } : {}),
   });
-  const started = Date.now();
   let lastDraw = 0;
   const interactive = process.stderr.isTTY === true;
   const draw = (progress: ScopeProgress) => {
@@ -56,7 +55,9 @@ async function main(argv: string[]): Promise<number> {
     // A terminal gets a redrawn line; a log file one line every few seconds at most.
     if (!interactive && now - lastDraw < 5_000) return;
     lastDraw = now;
-    const line = formatProgress(progress, now - started);
+    // The scope's own elapsed time: timed from the run's start, a second form's rate would count
+    // the minutes the first one took, and its ETA would be far too long.
+    const line = formatProgress(progress, progress.elapsedMs);
     process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   const { deps } = createBackfillRuntime(process.env, { onProgress: draw });
@@ -71,8 +72,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    // Every parseArgs refusal (unknown option, positional argument, missing or stray value) is a
+    // bad argument: exit 2, as documented, not 1 (which scripts read as "stopped early, rerun").
     const known =
-      error instanceof SyncError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+      error instanceof SyncError || /^ERR_PARSE_ARGS_/.test((error as { code?: string }).code ?? '');
     process.stderr.write(`backfill: ${(error as Error).message}\n`);
     process.exitCode = known ? 2 : 1;
   },

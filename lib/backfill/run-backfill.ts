@@ -88,7 +88,9 @@ export async function runBackfill(
     const access = deps.typeform;
     if (request && !access)
       throw new ConfigError(['TYPEFORM_API_TOKEN_SECRET_ID: required for a Typeform backfill']);
-    const formIds = request?.formIds ?? backfillFormIds(deps.mapping.config);
+    // A form named twice would be planned twice from one checkpoint read: the second copy would
+    // re-read a page and then lose the checkpoint race against the first (`conflict`, done: false).
+    const formIds = [...new Set(request?.formIds ?? backfillFormIds(deps.mapping.config))];
     if (request && formIds.length === 0) {
       throw new ValidationError(
         'No Typeform forms to back fill: pass "formIds", or set "backfill": true on forms in the mapping configuration',

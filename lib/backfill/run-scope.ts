@@ -51,6 +51,8 @@ export interface ScopeProgress {
   readonly jobsMapped: number;
   /** Total records expected in this scope, when known. */
   readonly expectedTotal: number | undefined;
+  /** Time since this scope started (not the run: a later scope's rate and ETA are its own). */
+  readonly elapsedMs: number;
 }
 
 export interface RunScopeContext {
@@ -114,7 +116,8 @@ export async function runScope<State>(
   let revision = definition.stored?.revision;
   let expectedTotal: number | undefined;
   let longestCycleMs = 0;
-  let cycleStart = context.now();
+  const startedAt = context.now();
+  let cycleStart = startedAt;
   try {
     for await (const page of definition.pages(context.maxRecords)) {
       summary.pagesRead++;
@@ -147,6 +150,7 @@ export async function runScope<State>(
         recordsSeen: summary.recordsSeen,
         jobsMapped: summary.jobsMapped,
         expectedTotal,
+        elapsedMs: context.now() - startedAt,
       });
       const now = context.now();
       longestCycleMs = Math.max(longestCycleMs, now - cycleStart);

@@ -41,4 +41,13 @@ describe('npm run backfill', () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/since/);
   });
+
+  it('exits 2, not 1, for arguments it cannot parse (a forgotten --form, a missing value)', async () => {
+    const positional = await run(['--source', 'typeform', 'lT4Z3j'], {});
+    expect(positional.code).toBe(2);
+    expect(positional.stderr).toMatch(/lT4Z3j/);
+    const missingValue = await run(['--source', 'typeform', '--since'], {});
+    expect(missingValue.code).toBe(2);
+    expect(missingValue.stderr).toMatch(/--since/);
+  });
 });

@@ -358,6 +358,24 @@ describe('Typeform backfill over HTTP against the stand-in and moto', () => {
     expect(standin.requests.map((r) => r.query.page_size)).toEqual(['20', '5']);
   });
 
+  it('reads a form named twice in one request once, without racing itself for the checkpoint', async () => {
+    const { standin, deps, enqueued, store } = await setup({ count: 12, pageSize: 5 });
+    const summary = await runBackfill(
+      { kind: 'request', request: { source: 'typeform', formIds: [FORM, FORM], dryRun: false } },
+      deps,
+      { deadlineAt: Number.POSITIVE_INFINITY },
+    );
+    expect(summary.done).toBe(true);
+    expect(summary.sources.map((s) => [s.scope, s.recordsSeen, s.stoppedBy])).toEqual([
+      [FORM, 12, undefined],
+    ]);
+    expect(enqueued.map((j) => j.jobId).sort()).toEqual(expectedJobIds(standin).sort());
+    expect(await store.get(CHECKPOINT_SOURCES.typeform, FORM)).toMatchObject({
+      revision: 3,
+      state: { completedUntil: '2026-11-26T12:00:00Z' },
+    });
+  });
+
   it('lets the slower of two overlapping runs fail on the conditional checkpoint instead of overwriting it', async () => {
     const { deps, store } = await setup({ count: 30, pageSize: 10 });
     let raced = false;

@@ -8,6 +8,7 @@ const progress = {
   pagesRead: 2,
   recordsSeen: 2_000,
   jobsMapped: 1_990,
+  elapsedMs: 0,
 };
 
 describe('formatProgress', () => {

@@ -190,6 +190,25 @@ describe('runScope', () => {
     expect(summary).toMatchObject({ stoppedBy: 'conflict', done: false });
   });
 
+  it('reports progress timed from the scope’s own start, so a later scope’s rate is its own', async () => {
+    // The clock stands 10 minutes into the run (an earlier scope took them); each page takes 1 s.
+    let t = 600_000;
+    const now = () => t;
+    const seen: { recordsSeen: number; elapsedMs: number }[] = [];
+    const { ctx } = context({
+      now,
+      enqueue: async () => {
+        t += 1_000;
+      },
+      onProgress: (p) => seen.push({ recordsSeen: p.recordsSeen, elapsedMs: p.elapsedMs }),
+    });
+    await runScope(definition(pagesOf(2, 4)), ctx);
+    expect(seen).toEqual([
+      { recordsSeen: 4, elapsedMs: 1_000 },
+      { recordsSeen: 8, elapsedMs: 2_000 },
+    ]);
+  });
+
   it('lets programming errors through instead of hiding them in the summary', async () => {
     const { ctx } = context();
     await expect(
