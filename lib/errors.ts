@@ -10,7 +10,10 @@ export class SyncError extends Error {
 
   constructor(message: string, options: { code: string; retryable: boolean; cause?: unknown }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    // Every class here names itself in a string (`override name = '…'`): the deployed bundles are
+    // minified without keepNames, so a class's own name reads "r" there, in the logs and in
+    // Lambda's `errorType`. `new.target.name` is only the fallback for a subclass that sets none.
+    this.name = new.target === SyncError ? 'SyncError' : new.target.name;
     this.code = options.code;
     this.retryable = options.retryable;
   }
@@ -18,6 +21,7 @@ export class SyncError extends Error {
 
 /** A missing or invalid setting (environment, secret, mapping file). Never retryable. */
 export class ConfigError extends SyncError {
+  override name = 'ConfigError';
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[], options: { cause?: unknown } = {}) {
@@ -28,6 +32,7 @@ export class ConfigError extends SyncError {
 
 /** Input that does not have the expected shape (a webhook body, a PatchJob). Never retryable. */
 export class ValidationError extends SyncError {
+  override name = 'ValidationError';
   readonly issues: readonly string[];
 
   constructor(message: string, options: { code?: string; issues?: readonly string[]; cause?: unknown } = {}) {
@@ -38,6 +43,7 @@ export class ValidationError extends SyncError {
 
 /** A webhook whose signature is missing or does not match. */
 export class SignatureError extends SyncError {
+  override name = 'SignatureError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { code: 'invalid-signature', retryable: false, ...options });
   }
@@ -45,6 +51,7 @@ export class SignatureError extends SyncError {
 
 /** A conditional write lost a race (DynamoDB ConditionalCheckFailed): re-read and try again. */
 export class ConflictError extends SyncError {
+  override name = 'ConflictError';
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { code: 'conflict', retryable: true, ...options });
   }
@@ -52,6 +59,7 @@ export class ConflictError extends SyncError {
 
 /** A dependency (SQS, DynamoDB, Secrets Manager) could not be reached or failed transiently. */
 export class DependencyError extends SyncError {
+  override name = 'DependencyError';
   readonly dependency: string;
 
   constructor(dependency: string, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {

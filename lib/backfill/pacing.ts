@@ -13,6 +13,7 @@ export const realSleep: Sleep = (ms) => new Promise<void>((resolve) => setTimeou
 
 /** The run must stop before the Lambda deadline: thrown instead of a wait that would pass it. */
 export class DeadlineReachedError extends SyncError {
+  override name = 'DeadlineReachedError';
   constructor(message = 'stopped before the deadline') {
     super(message, { code: 'deadline', retryable: true });
   }

@@ -7,6 +7,7 @@ import { SyncError } from '../errors.js';
  * request body or the response body, which may hold contact values.
  */
 export class ClearTalkError extends SyncError {
+  override name = 'ClearTalkError';
   // `declare`: no class field is emitted, so the property is absent (not undefined) without a status.
   declare readonly status?: number;
 
@@ -32,6 +33,7 @@ export type RetryableCode = (typeof RETRYABLE_CODES)[keyof typeof RETRYABLE_CODE
 
 /** ClearTalk could not be reached or answered 408/425/429/5xx: the queue should deliver again later. */
 export class ClearTalkRetryableError extends ClearTalkError {
+  override name = 'ClearTalkRetryableError';
   constructor(message: string, options: { code?: RetryableCode; status?: number; cause?: unknown } = {}) {
     super(message, { ...options, code: options.code ?? RETRYABLE_CODES.retryable, retryable: true });
   }
@@ -48,6 +50,7 @@ export type PermanentCode = (typeof PERMANENT_CODES)[keyof typeof PERMANENT_CODE
 
 /** ClearTalk refused the request for a reason a retry cannot fix (the job belongs in the DLQ). */
 export class ClearTalkPermanentError extends ClearTalkError {
+  override name = 'ClearTalkPermanentError';
   constructor(message: string, options: { code: PermanentCode; status?: number; cause?: unknown }) {
     super(message, { ...options, retryable: false });
   }
@@ -59,6 +62,7 @@ export class ClearTalkPermanentError extends ClearTalkError {
  * policy and the alarms catch a key that stays wrong.
  */
 export class ClearTalkAuthError extends ClearTalkError {
+  override name = 'ClearTalkAuthError';
   constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
     super(message, { ...options, code: 'auth', retryable: true });
   }
@@ -66,6 +70,7 @@ export class ClearTalkAuthError extends ClearTalkError {
 
 /** A 2xx answer whose body is not a contact (the reference promises the whole contact). */
 export class ClearTalkInvalidResponseError extends ClearTalkError {
+  override name = 'ClearTalkInvalidResponseError';
   readonly issues: readonly string[];
 
   constructor(
@@ -79,6 +84,7 @@ export class ClearTalkInvalidResponseError extends ClearTalkError {
 
 /** A contact id that is not a positive integer, refused before any request is made. */
 export class InvalidContactIdError extends ClearTalkError {
+  override name = 'InvalidContactIdError';
   constructor(message: string) {
     super(message, { code: 'invalid-contact-id', retryable: false });
   }
