@@ -141,6 +141,15 @@ describe('sandbox Idempotency-Key', () => {
     expect(sandbox.requests().map((r) => r.fault)).toEqual([undefined, 'replay']);
   });
 
+  it('replays the first answer as it was, not the contact as a later PATCH left it', async () => {
+    const first = await call('PATCH', '/contacts/10', { body: { tag: 'a' }, idem: 'job-snap' });
+    await call('PATCH', '/contacts/10', { body: { tag: 'b', lastName: 'Later' }, idem: 'job-other' });
+    const replay = await call('PATCH', '/contacts/10', { body: { tag: 'a' }, idem: 'job-snap' });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    expect(replay.body).toMatchObject({ tag: 'a', lastName: null });
+  });
+
   it('treats the same JSON with another key order as the same body', async () => {
     await call('POST', '/contacts', { body: '{"firstName":"A","lastName":"B"}', idem: 'create-1' });
     const again = await call('POST', '/contacts', {
@@ -240,6 +249,14 @@ describe('sandbox faults', () => {
     expect(reply.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(990);
     expect(sandbox.requests()[0]?.fault).toBe('random:slow');
+  });
+
+  it('answers a slow request with the contact as that request left it', async () => {
+    sandbox.script({ method: 'PATCH', delayMs: 300 });
+    const slow = call('PATCH', '/contacts/10', { body: { tag: 'first' } });
+    await waitFor(() => sandbox.requests().length === 1);
+    expect((await call('PATCH', '/contacts/10', { body: { tag: 'second' } })).status).toBe(200);
+    expect((await slow).body).toMatchObject({ tag: 'first' });
   });
 
   it('serves a scripted malformed body as is', async () => {

@@ -281,7 +281,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const id = /^[1-9][0-9]{0,15}$/.test(idText) ? Number(idText) : Number.NaN;
       contact = store.get(id);
       if (contact === undefined) return { status: 404, body: { error: 'not-found' } };
-      if (method === 'GET') return { status: 200, body: contact };
+      if (method === 'GET') return { status: 200, body: snapshot(contact) };
     }
     let data: unknown;
     try {
@@ -299,11 +299,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       nextId += 1;
       store.set(contact.id, contact);
       applyPatch(contact, parsed.data);
-      return { status: 201, body: contact };
+      return { status: 201, body: snapshot(contact) };
     }
     applyPatch(contact, parsed.data);
     contact.updatedAt = stamp;
-    return { status: 200, body: contact };
+    return { status: 200, body: snapshot(contact) };
   }
 
   function handleControl(method: string, path: string, query: string, text: string): Answer {
@@ -522,6 +522,15 @@ function emptyContact(id: number, userId: number, stamp: string): Contact {
   contact.createdAt = stamp;
   contact.updatedAt = stamp;
   return contact as Contact;
+}
+
+/**
+ * The contact as JSON text at this moment: a replayed or late answer must show the contact as
+ * this request left it, not as later requests changed the stored object (`send` writes a string
+ * body as is, so this costs no second serialisation).
+ */
+function snapshot(contact: Contact): string {
+  return JSON.stringify(contact);
 }
 
 function applyPatch(contact: Contact, patch: Record<string, unknown>): void {

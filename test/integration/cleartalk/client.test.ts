@@ -170,8 +170,20 @@ describe('ClearTalk client against the sandbox', () => {
 
   it('treats a 403 like a 401', async () => {
     sandbox.script({ status: 403 }, { status: 403 });
-    const { client } = createTestClient();
+    const { client, keyRequests } = createTestClient();
     await expect(client.getContact('1')).rejects.toMatchObject({ code: 'auth', status: 403 });
+    // One forced key refresh between the two 403s, as for a 401.
+    expect(keyRequests).toEqual([false, true]);
+    expect(apiRequests().map((r) => r.status)).toEqual([403, 403]);
+  });
+
+  it('succeeds after a 403 with the key fetched again', async () => {
+    sandbox.script({ status: 403 });
+    const { client, keyRequests, sleeps } = createTestClient();
+    expect((await client.getContact('1')).id).toBe(1);
+    expect(keyRequests).toEqual([false, true]);
+    expect(apiRequests().map((r) => r.status)).toEqual([403, 200]);
+    expect(sleeps).toEqual([]);
   });
 
   it('raises an invalid-response error for a 200 with a malformed body, without retrying', async () => {
