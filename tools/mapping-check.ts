@@ -18,6 +18,8 @@ import {
   TYPEFORM_EVENT_TYPES,
   TypeformWebhookSchema,
 } from '../lib/sources/typeform/schema.js';
+import { isTruncatedPayload, metadataValue, SHOPIFY_DETAIL_TYPE } from '../lib/webhooks/eventbridge.js';
+import { headerValue, readRawBody, type WebhookRequest } from '../lib/webhooks/http.js';
 
 /*
  * `npm run mapping:check -- <payload.json> [--source typeform|shopify] [--topic customers/update]
@@ -25,7 +27,9 @@ import {
  * Prints the PatchJob (or the reason there is none) a sample payload would produce with the
  * mapping configuration, so a mapping file can be checked before it is deployed.
  * Accepts a Typeform webhook body, a bare form_response, a Responses API page (with --form-id),
- * a Shopify webhook body (customer or order) and a GraphQL Customer node.
+ * a Shopify webhook body (customer or order) and a GraphQL Customer node, and the samples in
+ * events/: an HTTP API event (its body; a Shopify event's headers give the topic and the shop) or
+ * a Shopify EventBridge event (its detail.payload; detail.metadata gives the topic and the shop).
  * Exit codes: 0 mapped (job or nothing), 1 invalid payload or mapping file, 2 usage.
  */
 
@@ -57,6 +61,65 @@ function invalid(
   issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
 ): never {
   throw new Error(`not a valid ${what}: ${describeIssues(issues).join('; ')}`);
+}
+
+/** A payload file, unwrapped: what an events/ sample carries (options given on the command line win). */
+export interface Sample {
+  readonly payload: unknown;
+  readonly source?: 'typeform' | 'shopify';
+  readonly topic?: string;
+  readonly shop?: string;
+}
+
+function lowerCased(value: string | undefined): string | undefined {
+  const trimmed = value?.trim().toLowerCase();
+  return trimmed ? trimmed : undefined;
+}
+
+/**
+ * Unwraps an events/ sample: an API Gateway HTTP API event (payload 2.0: its body, base64-decoded
+ * when flagged; the route or the signature header names the source) or a Shopify EventBridge
+ * event (`detail.payload`, topic and shop from `detail.metadata`). Anything else is the payload.
+ * @throws {Error} when an HTTP API event's body is not JSON (the body itself is not echoed)
+ */
+export function readSample(file: unknown): Sample {
+  if (!isObject(file)) return { payload: file };
+  if (file.version === '2.0' && typeof file.body === 'string') {
+    const request = file as WebhookRequest & { rawPath?: unknown; routeKey?: unknown };
+    let payload: unknown;
+    try {
+      payload = JSON.parse(readRawBody(request).toString('utf8'));
+    } catch {
+      throw new Error("the event's body is not JSON");
+    }
+    const route = `${String(request.rawPath ?? '')} ${String(request.routeKey ?? '')}`;
+    const topic = lowerCased(headerValue(request.headers, 'x-shopify-topic'));
+    const source =
+      /\/webhooks\/typeform\b/.test(route) || headerValue(request.headers, 'typeform-signature') !== undefined
+        ? 'typeform'
+        : /\/webhooks\/shopify\b/.test(route) || topic !== undefined
+          ? 'shopify'
+          : undefined;
+    const shop = lowerCased(headerValue(request.headers, 'x-shopify-shop-domain'));
+    return {
+      payload,
+      ...(source ? { source } : {}),
+      ...(source === 'shopify' && topic ? { topic } : {}),
+      ...(source === 'shopify' && shop ? { shop } : {}),
+    };
+  }
+  if (file['detail-type'] === SHOPIFY_DETAIL_TYPE && isObject(file.detail)) {
+    const metadata = isObject(file.detail.metadata) ? file.detail.metadata : undefined;
+    const topic = lowerCased(metadataValue(metadata, 'X-Shopify-Topic'));
+    const shop = lowerCased(metadataValue(metadata, 'X-Shopify-Shop-Domain'));
+    return {
+      payload: file.detail.payload,
+      source: 'shopify',
+      ...(topic ? { topic } : {}),
+      ...(shop ? { shop } : {}),
+    };
+  }
+  return { payload: file };
 }
 
 /** Which source a payload comes from, when --source is not given. */
@@ -130,6 +193,15 @@ function checkShopify(payload: unknown, options: CheckOptions): CheckedRecord[] 
   if (shopifyShopSettings(options.config, options.shop).ignoreTopics.includes(topic)) {
     return [{ status: 'ignored', reason: `topic ${topic} is ignored for ${options.shop}` }];
   }
+  if (isObject(payload) && isTruncatedPayload(topic, payload)) {
+    return [
+      {
+        status: 'no-patch',
+        reason:
+          'the payload was cut down to its id (over 1 MB): the EventBridge function dead-letters it as payload-truncated',
+      },
+    ];
+  }
   switch (topic) {
     case SHOPIFY_TOPICS.customerCreate:
     case SHOPIFY_TOPICS.customerUpdate: {
@@ -201,12 +273,16 @@ function main(argv: string[]): number {
   }
   try {
     const config = loadMappingConfig((values.mappings as string | undefined) || process.env.MAPPINGS_FILE);
-    const payload: unknown = JSON.parse(readFileSync(file as string, 'utf8'));
-    const records = checkMapping(payload, {
+    const sample = readSample(JSON.parse(readFileSync(file as string, 'utf8')));
+    const records = checkMapping(sample.payload, {
       config,
-      source,
-      topic: values.topic as string | undefined,
-      shop: (values.shop as string | undefined) || process.env.SHOPIFY_SHOP_DOMAIN || 'example.myshopify.com',
+      source: source ?? sample.source,
+      topic: (values.topic as string | undefined) ?? sample.topic,
+      shop:
+        (values.shop as string | undefined) ||
+        sample.shop ||
+        process.env.SHOPIFY_SHOP_DOMAIN ||
+        'example.myshopify.com',
       region: (
         (values.region as string | undefined) ??
         process.env.DEFAULT_PHONE_REGION ??

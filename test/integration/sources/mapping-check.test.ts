@@ -57,6 +57,27 @@ describe('npm run mapping:check', { timeout: 90_000 }, () => {
     );
   });
 
+  it('checks the events/ samples: the body of an HTTP API event, the payload of an EventBridge event', async () => {
+    const [typeform, shopify, eventBridge] = await Promise.all([
+      mappingCheck('events/typeform/form-response.json'),
+      mappingCheck('events/shopify/orders-paid.json'),
+      mappingCheck('events/eventbridge/customers-update.json'),
+    ]);
+    expect(typeform.code, typeform.stderr).toBe(0);
+    expect(JSON.parse(typeform.stdout).outcome.job.jobId).toBe(
+      'typeform:lT4Z3j:a3a12ec67a1365927098a606107fac15',
+    );
+    // Topic and shop come from the sample's headers / metadata.
+    expect(shopify.code, shopify.stderr).toBe(0);
+    expect(JSON.parse(shopify.stdout).outcome.job.jobId).toBe(
+      'shopify:cleartalk-demo.myshopify.com:order:820982911946154508:2026-11-26T07:06:00Z',
+    );
+    expect(eventBridge.code, eventBridge.stderr).toBe(0);
+    expect(JSON.parse(eventBridge.stdout).outcome.job.jobId).toBe(
+      'shopify:cleartalk-demo.myshopify.com:customer:706405506930370084:2026-11-26T15:00:00Z',
+    );
+  });
+
   it('reports a topic the mapping file ignores, and the nothing-reason of a response without contact', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mapping-check-'));
     const payload = join(dir, 'response.json');
