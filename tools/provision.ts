@@ -53,6 +53,8 @@ export interface ProvisionOptions {
   readonly templatePath?: string;
   /** Progress lines (never secrets). @default silent */
   readonly log?: (line: string) => void;
+  /** Pause between polls of a table that is not ready yet. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Which template resource feeds which contract variable. */
@@ -254,6 +256,7 @@ async function provisionTable(
   id: string,
   properties: Record<string, unknown>,
   log: (line: string) => void,
+  sleep: (ms: number) => Promise<void>,
 ): Promise<Created> {
   const unknown = Object.keys(properties).filter(
     (key) => !(TABLE_PROPERTIES as readonly string[]).includes(key),
@@ -294,7 +297,7 @@ async function provisionTable(
   const giveUpAt = Date.now() + 120_000;
   for (let wait = 50; table?.TableStatus !== 'ACTIVE'; wait = Math.min(1_000, wait * 2)) {
     if (Date.now() > giveUpAt) throw new Error(`table ${name}: not ACTIVE after 120 s`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sleep(wait);
     table = await describeTable(dynamodb, name);
   }
 
@@ -324,12 +327,24 @@ async function provisionTable(
     const status =
       current.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus;
     if (status !== 'ENABLED') {
-      await dynamodb.send(
-        new UpdateContinuousBackupsCommand({
-          TableName: name,
-          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        }),
-      );
+      // DynamoDB refuses this for a table it has just created (ContinuousBackupsUnavailableException,
+      // "Backups are being enabled for the table") until its continuous backups are ready.
+      const backupsBy = Date.now() + 120_000;
+      for (let wait = 200; ; wait = Math.min(5_000, wait * 2)) {
+        try {
+          await dynamodb.send(
+            new UpdateContinuousBackupsCommand({
+              TableName: name,
+              PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            }),
+          );
+          break;
+        } catch (error) {
+          if ((error as Error).name !== 'ContinuousBackupsUnavailableException' || Date.now() > backupsBy)
+            throw error;
+          await sleep(wait);
+        }
+      }
       log(`table ${name}: point-in-time recovery enabled`);
     }
   }
@@ -358,6 +373,7 @@ export async function provisionStack(options: ProvisionOptions): Promise<Provisi
     throw new ConfigError(['--prefix: 1 to 60 letters, digits, "-" or "_"']);
   }
   const log = options.log ?? (() => {});
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const template = loadStackTemplate(options.templatePath ?? DEFAULT_TEMPLATE_PATH, {
     'self:custom.prefix': options.prefix,
     'self:custom.patchQueueVisibilityTimeoutSeconds': options.visibilityTimeoutSeconds ?? 360,
@@ -372,7 +388,7 @@ export async function provisionStack(options: ProvisionOptions): Promise<Provisi
     const properties = resolveIntrinsics(resource.Properties ?? {}, created) as Record<string, unknown>;
     if (resource.Type === 'AWS::SQS::Queue') created.set(id, await provisionQueue(sqs, id, properties, log));
     else if (resource.Type === 'AWS::DynamoDB::Table') {
-      created.set(id, await provisionTable(dynamodb, id, properties, log));
+      created.set(id, await provisionTable(dynamodb, id, properties, log, sleep));
     } else throw new ConfigError([`${id}: provision cannot create ${resource.Type}`]);
   }
   const output = (id: keyof typeof STACK_OUTPUTS) => {
@@ -424,9 +440,17 @@ function parseArgs(argv: readonly string[]): ProvisionOptions {
   };
 }
 
+const USAGE =
+  'usage: npm run provision -- --prefix <name> [--visibility-timeout <seconds>] [--redrive-max-receive-count <n>]';
+
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   try {
-    const options = parseArgs(process.argv.slice(2));
+    const options = parseArgs(argv);
     const endpoint = process.env.AWS_ENDPOINT_URL ?? 'the default AWS endpoints';
     process.stderr.write(`provisioning prefix ${options.prefix} in ${endpoint}\n`);
     const stack = await provisionStack({ ...options, log: (line) => process.stderr.write(`${line}\n`) });

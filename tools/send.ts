@@ -123,9 +123,14 @@ export async function sendRequest(request: SendRequest): Promise<{ status: numbe
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   let request: SendRequest;
   try {
-    request = buildSendRequest(process.argv.slice(2), process.env);
+    request = buildSendRequest(argv, process.env);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(2);

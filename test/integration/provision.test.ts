@@ -121,6 +121,13 @@ describe('npm run provision (the command line)', () => {
     }
   });
 
+  it('prints its usage on --help and exits 0, creating nothing', async () => {
+    const run = await runTool('provision', ['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage: npm run provision -- --prefix <name>/);
+    expect(run.stderr).toBe('');
+  });
+
   it('refuses a prefix with "=" in it instead of cutting it short, exit 1', async () => {
     const run = await runTool('provision', ['--prefix=a=b']);
     expect(run.code).toBe(1);

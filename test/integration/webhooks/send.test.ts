@@ -90,6 +90,11 @@ describe('send tool', () => {
     expect((await sendRequest(forged)).status).toBe(401);
   });
 
+  it('prints its usage on --help and exits 0, sending nothing', async () => {
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'tools/send.ts', '--help']);
+    expect(stdout).toMatch(/^usage: npm run send -- <typeform\|shopify> <payload\.json>/);
+  });
+
   it('runs as a CLI, printing the status and exiting 1 on a refusal', async () => {
     const args = [
       'tsx',
