@@ -56,7 +56,7 @@ export const ConfigSchema = z.object({
   /** How long a secret is cached in a warm container. */
   SECRET_CACHE_TTL_SECONDS: positiveInt(300),
   /** Shopify Admin API version used by the backfill. */
-  SHOPIFY_API_VERSION: z._default(z.string().check(z.regex(/^\d{4}-\d{2}$/, 'must be YYYY-MM')), '2025-10'),
+  SHOPIFY_API_VERSION: z._default(z.string().check(z.regex(/^\d{4}-\d{2}$/, 'must be YYYY-MM')), '2026-10'),
   /** Path of the mapping configuration (JSON); the bundled defaults when unset. */
   MAPPINGS_FILE: optionalText,
   /**

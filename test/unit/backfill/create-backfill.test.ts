@@ -45,7 +45,7 @@ describe('createBackfillDeps', () => {
     expect(deps.shopify).toMatchObject({
       baseUrl: 'https://a.myshopify.com',
       shop: 'a.myshopify.com',
-      apiVersion: '2025-10',
+      apiVersion: '2026-10',
     });
     expect(await deps.shopify?.getToken()).toBe('token-of-sh');
   });
