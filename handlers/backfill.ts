@@ -1,6 +1,11 @@
 import type { Context } from 'aws-lambda';
 import { parseBackfillEvent } from '../lib/backfill/request.js';
-import { type BackfillSummary, runBackfill, summaryForLog } from '../lib/backfill/run-backfill.js';
+import {
+  type BackfillSummary,
+  backfillFailure,
+  runBackfill,
+  summaryForLog,
+} from '../lib/backfill/run-backfill.js';
 import { createBackfillRuntime } from '../lib/backfill/runtime.js';
 import { createLogger } from '../lib/observability.js';
 
@@ -8,7 +13,10 @@ import { createLogger } from '../lib/observability.js';
 const { config, deps } = createBackfillRuntime(process.env);
 const logger = createLogger('backfill');
 
-/** EventBridge schedule or a direct invoke `{source, formIds?, since?, until?, dryRun?, maxRecords?}`. */
+/**
+ * EventBridge schedule or a direct invoke `{source, formIds?, since?, until?, dryRun?, maxRecords?}`.
+ * @throws {BackfillFailedError} when a scope stopped on an error (after logging the summary)
+ */
 export async function handler(event: unknown, context: Context): Promise<BackfillSummary> {
   const invocation = parseBackfillEvent(event);
   const deadlineAt = Date.now() + context.getRemainingTimeInMillis() - config.DEADLINE_SAFETY_MS;
@@ -17,5 +25,8 @@ export async function handler(event: unknown, context: Context): Promise<Backfil
   if (summary.sources.some((s) => s.error))
     logger.error('backfill finished with errors', summaryForLog(summary));
   else logger.info('backfill finished', summaryForLog(summary));
+  // A failed scope fails the invocation: Lambda's Errors metric, and so the alarm, see it.
+  const failure = backfillFailure(summary);
+  if (failure) throw failure;
   return summary;
 }

@@ -1,5 +1,5 @@
 import type { CheckpointStore } from '../aws/checkpoints.js';
-import { ConfigError, ValidationError } from '../errors.js';
+import { ConfigError, SyncError, ValidationError } from '../errors.js';
 import type { PatchJob } from '../jobs/patch-job.js';
 import { backfillFormIds, typeformFormSettings } from '../sources/mapping-config.js';
 import { type Clock, createDeadline, type Sleep } from './pacing.js';
@@ -151,6 +151,34 @@ export async function runBackfill(
 
 function notStarted(definition: Definition, stoppedBy: 'deadline' | 'maxRecords'): ScopeSummary {
   return { ...emptyScopeSummary(definition), stoppedBy };
+}
+
+/**
+ * A run in which some scope stopped on an error (a refused token, a form that does not exist, a
+ * source that kept failing): not a deadline, a record cap or another run holding the checkpoint,
+ * which the next run simply continues. The handler throws it so Lambda counts the invocation as an
+ * error and the backfill-errors alarm fires; the summary is logged first.
+ */
+export class BackfillFailedError extends SyncError {
+  override name = 'BackfillFailedError';
+  /** `<source> <scope> (<error code>)` per failed scope: ids and codes, never contact values. */
+  readonly failed: readonly string[];
+
+  constructor(failed: readonly string[]) {
+    super(`backfill stopped with errors: ${failed.join(', ')} (the summary is logged)`, {
+      code: 'backfill-failed',
+      retryable: true,
+    });
+    this.failed = failed;
+  }
+}
+
+/** The error of a run in which some scope stopped on an error; undefined when none did. */
+export function backfillFailure(summary: BackfillSummary): BackfillFailedError | undefined {
+  const failed = summary.sources
+    .filter((s) => s.stoppedBy === 'error')
+    .map((s) => `${s.source} ${s.scope} (${s.error?.code ?? 'error'})`);
+  return failed.length > 0 ? new BackfillFailedError(failed) : undefined;
 }
 
 /** The summary without dry-run samples (contact data) and checkpoint cursors: safe to log. */

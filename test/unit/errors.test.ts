@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -5,6 +6,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as pacing from '../../lib/backfill/pacing.js';
+import * as backfill from '../../lib/backfill/run-backfill.js';
 import * as clearTalkErrors from '../../lib/cleartalk/errors.js';
 import * as errors from '../../lib/errors.js';
 import { deployedBuildOptions } from '../../tools/build/esbuild-options.js';
@@ -39,17 +41,29 @@ const factories: Record<string, ErrorFactory> = {
       reusedSocket: false,
     }),
   DeadlineReachedError: (m) => new (m.DeadlineReachedError as typeof pacing.DeadlineReachedError)(),
+  BackfillFailedError: (m) =>
+    new (m.BackfillFailedError as typeof backfill.BackfillFailedError)(['typeform f (config)']),
 };
 
 // Every module under lib/ that exports an error class.
-const errorModules = { ...errors, ...clearTalkErrors, ...pacing };
+const errorModules = { ...errors, ...clearTalkErrors, ...pacing, ...backfill };
 
 describe('error names', () => {
-  it('covers every error class the three modules export', () => {
+  it('covers every error class the modules export', () => {
     const exported = Object.entries(errorModules)
       .filter(([, value]) => typeof value === 'function' && value.prototype instanceof Error)
       .map(([name]) => name);
     expect(exported.sort()).toEqual(Object.keys(factories).sort());
+  });
+
+  it('knows every error class declared under lib/', () => {
+    const declared = readdirSync(join(PROJECT_ROOT, 'lib'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) => [
+        ...readFileSync(join(PROJECT_ROOT, 'lib', file), 'utf8').matchAll(/class (\w+) extends \w*Error\b/g),
+      ])
+      .map((match) => match[1]);
+    expect(declared.sort()).toEqual(Object.keys(factories).sort());
   });
 
   it('names each error after its class in the source', () => {
@@ -67,7 +81,8 @@ describe('error names', () => {
         entry,
         `export * from ${JSON.stringify(join(PROJECT_ROOT, 'lib/errors.ts'))};\n` +
           `export * from ${JSON.stringify(join(PROJECT_ROOT, 'lib/cleartalk/errors.ts'))};\n` +
-          `export { DeadlineReachedError } from ${JSON.stringify(join(PROJECT_ROOT, 'lib/backfill/pacing.ts'))};\n`,
+          `export { DeadlineReachedError } from ${JSON.stringify(join(PROJECT_ROOT, 'lib/backfill/pacing.ts'))};\n` +
+          `export { BackfillFailedError } from ${JSON.stringify(join(PROJECT_ROOT, 'lib/backfill/run-backfill.ts'))};\n`,
       );
       const outfile = join(dir, 'bundle.cjs');
       await build({ ...deployedBuildOptions(), entryPoints: [entry], outfile, sourcemap: false });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { BackfillSummary } from '../../../lib/backfill/run-backfill.js';
+import type { BackfillFailedError, BackfillSummary } from '../../../lib/backfill/run-backfill.js';
 import { ValidationError } from '../../../lib/errors.js';
 import { startShopifyApiStandin } from '../../../tools/standins/shopify-api.js';
 import { startTypeformApiStandin } from '../../../tools/standins/typeform-api.js';
@@ -69,6 +69,39 @@ describe('handlers/backfill', () => {
     expect(summary.sources[0]).toMatchObject({ scope: FORM, recordsSeen: 7, jobsEnqueued: 0 });
     expect(summary.sources[0]?.samples).toHaveLength(3);
     expect(await queueDepth(queueUrl)).toBe(before);
+  });
+
+  it('fails the invocation when a scope stops on an error, after logging the summary', async () => {
+    const writes: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
+        writes.push(String(chunk));
+        return true;
+      }),
+    );
+    // A cold start that logs (the level is read when the logger is made).
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+    vi.resetModules();
+    const { handler: logging } = await import('../../../handlers/backfill.js');
+    let error: unknown;
+    try {
+      // A form the account does not have: Typeform answers 404, the scope stops on an error.
+      error = await logging({ source: 'typeform', formIds: ['missing'] }, context).catch((e: unknown) => e);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    }
+    // A fresh module graph: the class of that graph, so compare by name.
+    expect((error as BackfillFailedError).name).toBe('BackfillFailedError');
+    expect((error as BackfillFailedError).failed).toEqual(['typeform missing (config)']);
+    const summaryLine = writes
+      .join('')
+      .split('\n')
+      .find((line) => line.includes('backfill finished with errors'));
+    expect(JSON.parse(summaryLine ?? '{}')).toMatchObject({
+      level: 'ERROR',
+      sources: [{ source: 'typeform', scope: 'missing', stoppedBy: 'error' }],
+    });
   });
 
   it('rejects a malformed request with an error that says what is expected', async () => {

@@ -172,6 +172,13 @@ describe('serverless package (offline)', () => {
     expect(JSON.stringify(rule.Targets)).toContain('BackfillLambdaFunction');
   });
 
+  it('does not retry a failed backfill invocation (the next scheduled run continues from the checkpoints)', () => {
+    expect(resource('BackfillLambdaEvConf').Properties).toMatchObject({
+      FunctionName: { Ref: 'BackfillLambdaFunction' },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
   it('creates the Shopify partner-bus rule only when a bus ARN is given', () => {
     const rule = resource('ShopifyPartnerRule');
     expect(rule.Condition).toBe('HasShopifyEventBus');
@@ -309,7 +316,7 @@ describe('serverless package (offline)', () => {
     }
   });
 
-  it('alarms on dead letters, the oldest message, worker errors, webhook 5xx and mostly refused webhooks', () => {
+  it('alarms on dead letters, the oldest message, worker and backfill errors, webhook 5xx and mostly refused webhooks', () => {
     const alarms = Object.values(template.Resources)
       .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
       .map((r) => r.Properties as Record<string, unknown>);
@@ -330,6 +337,8 @@ describe('serverless package (offline)', () => {
     expect(age).toMatchObject({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold' });
     const errors = find('AWS/Lambda', 'Errors', { Ref: 'ApplyPatchesLambdaFunction' });
     expect(errors).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    const backfillErrors = find('AWS/Lambda', 'Errors', { Ref: 'BackfillLambdaFunction' });
+    expect(backfillErrors).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     const http5xx = find('AWS/ApiGateway', '5xx', { Ref: 'HttpApi' });
     expect(http5xx).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     // Most deliveries refused (a wrong webhook secret): the share of 4xx among the requests.
@@ -350,7 +359,7 @@ describe('serverless package (offline)', () => {
       expect(m.MetricStat?.Metric.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
     expect(metrics[2]?.Expression).toBe('IF(requests >= 3, rejected / requests, 0)');
     expect(rejections).toMatchObject({ Threshold: 0.5, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
-    for (const alarm of [dlq, age, errors, http5xx, rejections])
+    for (const alarm of [dlq, age, errors, backfillErrors, http5xx, rejections])
       expect(alarm?.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
