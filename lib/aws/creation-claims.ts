@@ -1,7 +1,13 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyError } from '../errors.js';
 import { isConditionFailure } from './conditions.js';
-import { type CreationClaim, type CreationClaims, orderedLinkKeys } from './links.js';
+import {
+  buildLinkItems,
+  type CreationClaim,
+  type CreationClaims,
+  type LinkItem,
+  orderedLinkKeys,
+} from './links.js';
 import type { ItemKey } from './state-keys.js';
 
 /**
@@ -95,7 +101,53 @@ export function createCreationClaims(options: {
     }
   }
 
+  /**
+   * Writes one link of a created contact unless the key links to another contact by now.
+   * @returns undefined when written, else the contact the key links to
+   */
+  async function linkKey(item: LinkItem): Promise<string | undefined> {
+    // A few rounds: a link that was refused and has gone again by the time it is read is retried.
+    for (let round = 1; ; round++) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(contactId) OR contactId = :contactId',
+            ExpressionAttributeValues: { ':contactId': item.contactId },
+          }),
+        );
+        return undefined;
+      } catch (error) {
+        if (!isConditionFailure(error)) fail('link', error);
+      }
+      let linked: unknown;
+      try {
+        const out = await client.send(
+          new GetCommand({
+            TableName: tableName,
+            Key: { pk: item.pk, sk: item.sk },
+            ConsistentRead: true,
+            ProjectionExpression: 'contactId',
+          }),
+        );
+        linked = (out.Item as { contactId?: unknown } | undefined)?.contactId;
+      } catch (error) {
+        fail('read', error);
+      }
+      if (typeof linked === 'string' && linked !== item.contactId) return linked;
+      if (round >= 3) fail('link', new Error('the link item kept changing'));
+    }
+  }
+
   return {
+    async linkCreated(contactId, match) {
+      const items = buildLinkItems(contactId, match, new Date(now()).toISOString());
+      const taken = await Promise.all(items.map(linkKey));
+      const other = taken.find((id) => id !== undefined);
+      return other === undefined ? { linked: true } : { linked: false, contactId: other };
+    },
+
     async claimCreation(match, claim) {
       const claimed: ItemKey[] = [];
       for (const key of orderedLinkKeys(match)) {

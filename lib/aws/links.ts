@@ -60,7 +60,18 @@ export interface CreationClaims {
   claimCreation(match: LinkKeys, claim: CreationClaim): Promise<CreationClaimResult>;
   /** Drops `owner`'s creation claims on `match`'s keys (no-op where it holds none). */
   releaseCreation(match: LinkKeys, owner: string): Promise<void>;
+  /**
+   * Links `match`'s keys to the contact just created for them, replacing the claim items, but never
+   * a link to another contact written meanwhile (a links import, a job that named the contact):
+   * that link stays and its contact is returned, so the job can go there instead.
+   */
+  linkCreated(contactId: string, match: LinkKeys): Promise<LinkCreatedResult>;
 }
+
+/** Linked; or refused because a key links to another contact by now (`contactId`). */
+export type LinkCreatedResult =
+  | { readonly linked: true }
+  | { readonly linked: false; readonly contactId: string };
 
 /** Who is creating the contact for a person's keys, and until when (epoch ms). */
 export interface CreationClaim {
@@ -83,7 +94,8 @@ export function shopifyCustomerKey(shop: string, customerId: string): string {
 
 type Doc = Pick<DynamoDBDocumentClient, 'send'>;
 
-interface LinkItem {
+/** A link item of the state table. */
+export interface LinkItem {
   pk: string;
   sk: string;
   contactId: string;
@@ -116,6 +128,19 @@ function linkKeys(match: LinkKeys): { ext?: ItemKey; email?: ItemKey; phone?: It
 /** `pk|sk`, the form in which linked keys are remembered on an external link. */
 function encodeKey(key: ItemKey): string {
   return `${key.pk}|${key.sk}`;
+}
+
+/**
+ * The link items `putLinks` writes for `match`: the external-key link (with the email/phone link
+ * keys learned with it, for redacts) first, then the email and phone links.
+ */
+export function buildLinkItems(contactId: string, match: LinkKeys, updatedAt: string): LinkItem[] {
+  const keys = linkKeys(match);
+  const items: LinkItem[] = [];
+  const personal = [keys.email, keys.phone].filter((key): key is ItemKey => key !== undefined);
+  if (keys.ext) items.push({ ...keys.ext, contactId, linkedKeys: personal.map(encodeKey), updatedAt });
+  for (const key of personal) items.push({ ...key, contactId, updatedAt });
+  return items;
 }
 
 function decodeKey(text: string): ItemKey | undefined {
@@ -208,12 +233,7 @@ export function createLinkStore(options: {
     },
 
     async putLinks(contactId, match) {
-      const keys = linkKeys(match);
-      const updatedAt = now().toISOString();
-      const items: LinkItem[] = [];
-      const personal = [keys.email, keys.phone].filter((key): key is ItemKey => key !== undefined);
-      if (keys.ext) items.push({ ...keys.ext, contactId, linkedKeys: personal.map(encodeKey), updatedAt });
-      for (const key of personal) items.push({ ...key, contactId, updatedAt });
+      const items = buildLinkItems(contactId, match, now().toISOString());
       try {
         await Promise.all(items.map((Item) => client.send(new PutCommand({ TableName: tableName, Item }))));
       } catch (error) {
@@ -323,6 +343,20 @@ export function createMemoryLinkStore(
     },
     async releaseCreation(match, owner) {
       for (const key of orderedLinkKeys(match)) release(keyOf(key), owner);
+    },
+    async linkCreated(contactId, match) {
+      // As on DynamoDB, where each key is a conditional Put of its own: the free keys are linked.
+      let taken: string | undefined;
+      for (const item of buildLinkItems(contactId, match, new Date().toISOString())) {
+        const current = items.get(keyOf(item))?.contactId;
+        if (current !== undefined && current !== contactId) {
+          taken ??= current;
+          continue;
+        }
+        items.set(keyOf(item), item);
+        claims.delete(keyOf(item));
+      }
+      return taken === undefined ? { linked: true } : { linked: false, contactId: taken };
     },
     async removeCustomerLinks(shop, customerId, extra = {}) {
       const ext = externalLinkKey(shopifyCustomerKey(shop, customerId));

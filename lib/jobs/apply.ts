@@ -17,7 +17,12 @@ import { describeIssues, SyncError, ValidationError } from '../errors.js';
 import { sha256Hex } from '../hash.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { type PatchJob, PatchJobSchema } from './patch-job.js';
-import { type DroppedPatchField, planPatch } from './plan-patch.js';
+import {
+  customFieldVersionKey,
+  type DroppedPatchField,
+  type FieldVersions,
+  planPatch,
+} from './plan-patch.js';
 
 /**
  * Applies one PatchJob to ClearTalk (DESIGN.md "Worker semantics", steps 1–7): validate, resolve
@@ -61,6 +66,11 @@ export type ApplyOutcome =
       dropped: DroppedPatchField[];
       /** The contact was created with `POST /contacts` (unresolved, source configured to create). */
       created: boolean;
+      /**
+       * A contact this job created that was left unlinked: the person's keys were linked to the
+       * job's contact by someone else (a links import) while the POST ran. A duplicate to clean up.
+       */
+      unlinkedCreated?: string;
       clearTalk: ClearTalkSignal;
     }
   | { kind: 'duplicate'; job: JobRef; clearTalk: ClearTalkSignal }
@@ -151,17 +161,52 @@ const patchJobSchema = compileWhenHot(PatchJobSchema);
  * deliveries (the custom-field merge reads the contact, and another source may have written to it
  * in between; a field may since have become stale): reusing the key with a different body is what
  * idempotent APIs refuse (the sandbox answers 422), and that would dead-letter a valid job.
+ * `basis` ({@link versionBasis}) goes into the digest with the body.
  */
-export function idempotencyKeyFor(jobId: string, options: { prefix?: string; body?: unknown } = {}): string {
+export function idempotencyKeyFor(
+  jobId: string,
+  options: { prefix?: string; body?: unknown; basis?: string } = {},
+): string {
   const prefix = options.prefix ?? '';
-  const suffix = options.body === undefined ? '' : `#${bodyDigest(options.body)}`;
+  const suffix = options.body === undefined ? '' : `#${bodyDigest(options.body, options.basis)}`;
   const key = `${prefix}${jobId}${suffix}`;
   return isIdempotencyKey(key) ? key : `${prefix}sha256:${sha256Hex(jobId)}${suffix}`;
 }
 
-/** 64 bits of SHA-256 over the body with object keys sorted, so equal bodies give equal digests. */
-function bodyDigest(body: unknown): string {
-  return sha256Hex(canonicalJson(body)).slice(0, 16);
+/**
+ * 64 bits of SHA-256 over the body with object keys sorted, so equal bodies give equal digests,
+ * and over the basis (see {@link versionBasis}) when there is one.
+ */
+function bodyDigest(body: unknown, basis?: string): string {
+  const json = canonicalJson(body);
+  return sha256Hex(basis ? `${json}\n${basis}` : json).slice(0, 16);
+}
+
+/**
+ * The recorded versions the PATCH was planned against, for the sent fields that have one (empty
+ * when none has): part of the Idempotency-Key. A redelivery after a 2xx whose recording failed
+ * computes the same body; if another job (another message group) changed one of those fields in
+ * between, an equal key would make ClearTalk replay the first answer without applying the body
+ * again, and the other job's older value would stay while the versions say ours. With the basis
+ * in the key, the same body is replayed only while nobody recorded a change to its fields.
+ */
+export function versionBasis(patch: ContactPatch, stored: FieldVersions): string {
+  let basis = '';
+  for (const field of Object.keys(patch)) {
+    if (field === 'customField') {
+      for (const key of Object.keys(patch.customField ?? {})) {
+        basis += basisLine(customFieldVersionKey(key), stored);
+      }
+    } else {
+      basis += basisLine(field, stored);
+    }
+  }
+  return basis;
+}
+
+function basisLine(versionKey: string, stored: FieldVersions): string {
+  const version = stored[versionKey];
+  return version ? `${JSON.stringify(versionKey)}:${version.jobId}:${version.valueHash}\n` : '';
 }
 
 /**
@@ -393,7 +438,10 @@ async function applyLeased(
     patch = { ...patch, customField: mergeCustomFields(current.customField, patch.customField) };
   }
   await deps.clearTalk.updateContact(contactId, patch, {
-    idempotencyKey: idempotencyKeyFor(job.jobId, { body: patch }),
+    idempotencyKey: idempotencyKeyFor(job.jobId, {
+      body: patch,
+      basis: versionBasis(plan.patch, known.fields),
+    }),
     deadlineMs: deps.deadlineMs,
   });
   // Only now, after a 2xx: a failure before this point leaves no trace, so a redelivery retries.
@@ -453,6 +501,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   // ones just created. Nobody else knows the contact yet, so the lease is free.
   const leaseOwner = (deps.lease?.newOwner ?? newOwnerId)();
   const ledgerRef = { ...ref, contactId };
+  let linkedElsewhere: string | undefined;
   try {
     const lease = await deps.state.acquireContactLease(contactId, { owner: leaseOwner, untilMs });
     if (!lease.acquired) {
@@ -461,20 +510,35 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
       return busyCreating(job, ledgerRef);
     }
     // Link next (which also ends the claim): should the versions or ledger write fail, the
-    // redelivery resolves to this contact instead of creating another one.
-    await deps.links.putLinks(contactId, job.match);
-    const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
-    // The versions write also releases the lease.
-    await recordAppliedJob(
-      deps.state,
-      { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
-      { known: lease.versions, leaseOwner },
-    );
+    // redelivery resolves to this contact instead of creating another one. A key linked to another
+    // contact meanwhile (a links import, a job that named its contact) keeps that link: the job
+    // goes to that contact, and the one just created is left as a duplicate nobody links to.
+    const linked = await deps.links.linkCreated(contactId, job.match);
+    if (linked.linked) {
+      const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
+      // The versions write also releases the lease.
+      await recordAppliedJob(
+        deps.state,
+        { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
+        { known: lease.versions, leaseOwner },
+      );
+    } else {
+      linkedElsewhere = linked.contactId;
+    }
   } catch (error) {
     await releaseLease(deps, contactId, leaseOwner);
     // The contact exists: keep the claims (those not yet replaced by links) for the redelivery.
     await holdCreation(deps, job.match, claimOwner);
     throw error;
+  }
+  if (linkedElsewhere !== undefined) {
+    await releaseLease(deps, contactId, leaseOwner);
+    // The keys linked to the new contact above move to that contact first, so a redelivery
+    // resolves there whichever key it finds first; then an ordinary update of it (the ledger was
+    // checked).
+    await deps.links.putLinks(linkedElsewhere, job.match);
+    const outcome = await applyResolved(job, ref, linkedElsewhere, deps, false);
+    return outcome.kind === 'applied' ? { ...outcome, unlinkedCreated: contactId } : outcome;
   }
   return {
     kind: 'applied',

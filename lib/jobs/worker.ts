@@ -75,6 +75,10 @@ export function createPatchWorker(deps: PatchWorkerDeps): PatchWorker {
       action: result.action,
       ...(result.note ? { note: result.note } : {}),
       ...(outcome && 'sent' in outcome ? { sent: outcome.sent, created: outcome.created } : {}),
+      // A contact this job created and left unlinked (a duplicate an operator may remove).
+      ...(outcome?.kind === 'applied' && outcome.unlinkedCreated !== undefined
+        ? { unlinkedCreated: outcome.unlinkedCreated }
+        : {}),
       // Field NAMES and reasons only: values stay out of logs.
       ...(outcome && 'dropped' in outcome && outcome.dropped.length > 0 ? { dropped: outcome.dropped } : {}),
       ...(result.deadLetter ? { deadLetter: result.deadLetter } : {}),

@@ -182,6 +182,30 @@ describe.each(clockedStores)('creation claims (%s)', (_name, makeStore) => {
     ).toEqual({ claimed: true });
   });
 
+  it('links a created contact over its claims but keeps a key another contact was linked to meanwhile', async () => {
+    const t = 5_000_000;
+    const store = makeStore(() => t);
+    const match = person();
+    expect(await store.claimCreation(match, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: true });
+    // A links import for the person's email while the contact is created.
+    await store.putLinks('700', { email: match.email });
+    expect(await store.linkCreated('800', match)).toEqual({ linked: false, contactId: '700' });
+    expect(await store.resolve({ email: match.email })).toBe('700');
+    // The other keys were free (claimed by the creator): they are linked to the new contact.
+    expect(await store.resolve({ externalKey: match.externalKey })).toBe('800');
+    expect(await store.resolve({ phone: match.phone })).toBe('800');
+    // Linking again to the same contact (a redelivery) is no conflict.
+    const other = person();
+    expect(await store.claimCreation(other, { owner: 'a', untilMs: t + 10_000 })).toEqual({ claimed: true });
+    expect(await store.linkCreated('801', other)).toEqual({ linked: true });
+    expect(await store.linkCreated('801', other)).toEqual({ linked: true });
+    expect(await store.resolve({ phone: other.phone })).toBe('801');
+    expect(await store.claimCreation(other, { owner: 'b', untilMs: t + 10_000 })).toEqual({
+      claimed: false,
+      contactId: '801',
+    });
+  });
+
   it('releases only its own claims', async () => {
     const t = 4_000_000;
     const store = makeStore(() => t);

@@ -363,9 +363,10 @@ describe('applyPatchJob', () => {
       ...deps,
       links: {
         ...links,
-        async putLinks(contactId, keys) {
-          await links.putLinks(contactId, keys);
+        async linkCreated(contactId, keys) {
+          const linked = await links.linkCreated(contactId, keys);
           olderOutcome = await applyPatchJob(older, { ...deps, links });
+          return linked;
         },
       },
     };
@@ -435,6 +436,64 @@ describe('applyPatchJob', () => {
     const keys = clearTalk.calls.filter((c) => c.method === 'PATCH').map((c) => c.key);
     expect(keys).toHaveLength(2);
     expect(keys[1]).toBe(keys[0]);
+  });
+
+  it('changes the Idempotency-Key of a redelivery when another job recorded a change to a sent field in between', async () => {
+    const { clearTalk, state, deps } = setup();
+    clearTalk.seed(7);
+    const realPut = state.putApplied;
+    state.putApplied = async () => {
+      throw new Error('DynamoDB down');
+    };
+    const newer = job({ patch: { firstName: 'Newer' }, occurredAt: '2026-11-26T12:00:00Z' });
+    expect(await applyPatchJob(newer, deps)).toMatchObject({ kind: 'retry' });
+    state.putApplied = realPut;
+    // An older change of firstName (another group) lands while the newer one is unrecorded.
+    const older = job({ jobId: 'older', patch: { firstName: 'Older' }, occurredAt: '2026-11-26T10:00:00Z' });
+    expect(await applyPatchJob(older, deps)).toMatchObject({ kind: 'applied' });
+    expect(await applyPatchJob(newer, deps)).toMatchObject({ kind: 'applied' });
+    const keys = clearTalk.calls.filter((c) => c.method === 'PATCH').map((c) => c.key);
+    expect(keys).toHaveLength(3);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(keys[2]).toMatch(/^typeform:form1:tok1#[0-9a-f]{16}$/);
+    expect(clearTalk.contacts.get('7')?.firstName).toBe('Newer');
+  });
+
+  it('sends a creating job to the contact its key was linked to during the POST, also on its redelivery', async () => {
+    const { clearTalk, links, state, deps: base } = setup({ createIfUnresolved: true });
+    clearTalk.seed(7);
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    const match = { externalKey: 'shopify:s.myshopify.com:customer:9', email: 'late@example.com' };
+    const creating = JSON.stringify({ ...rest, patch: { firstName: 'Ada' }, match });
+    const deps: ApplyDeps = {
+      ...base,
+      clearTalk: {
+        ...clearTalk.client,
+        async createContact(body, options) {
+          // A links import for the email lands while the POST runs.
+          await links.putLinks('7', { email: match.email });
+          const created = await clearTalk.client.createContact(body, options);
+          // And the update of contact 7 that follows fails once.
+          clearTalk.failWith(new ClearTalkRetryableError('503', { code: 'retries-exhausted', status: 503 }));
+          return created;
+        },
+      },
+    };
+    expect(await applyPatchJob(creating, deps)).toMatchObject({ kind: 'retry' });
+    // Every key of the person now names 7, the external key (looked up first) included.
+    expect(await links.resolve({ externalKey: match.externalKey })).toBe('7');
+    clearTalk.failWith(undefined);
+    expect(await applyPatchJob(creating, deps)).toMatchObject({
+      kind: 'applied',
+      job: { contactId: '7' },
+      created: false,
+    });
+    expect(clearTalk.calls.filter((c) => c.method === 'POST')).toHaveLength(1);
+    expect(clearTalk.contacts.get('7')?.firstName).toBe('Ada');
+    expect(await links.resolve({ email: match.email })).toBe('7');
+    expect(await links.resolve({ externalKey: match.externalKey })).toBe('7');
+    expect(state.ledger().get('typeform:form1:tok1')).toEqual({ contactId: '7', source: 'typeform' });
+    expect((await state.getFieldVersions('500')).lease).toBeUndefined();
   });
 
   it('works on one contact at a time when two groups name the same contact', async () => {
