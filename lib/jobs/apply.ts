@@ -133,6 +133,15 @@ export interface ContactLeaseOptions {
 
 const LEASE_WAIT_MS = 3_000;
 const LEASE_MARGIN_MS = 10_000;
+
+/**
+ * The lease margin for a worker that keeps `safetyMs` (DEADLINE_SAFETY_MS) of Lambda's time back
+ * after `deadlineMs`: the function may run until deadline + safetyMs (recording after its last
+ * request), so the lease must outlive that, with room to spare; never less than the default.
+ */
+export function leaseMarginFor(safetyMs: number): number {
+  return Math.max(LEASE_MARGIN_MS, safetyMs + 5_000);
+}
 const LEASE_FIRST_BACKOFF_MS = 50;
 const LEASE_MAX_BACKOFF_MS = 500;
 // Longer than the patch queue's visibility timeout (6 x the worker's 60 s timeout): the creator's

@@ -10,6 +10,7 @@ import { createClearTalkClient } from '../cleartalk/client.js';
 import { loadConfig } from '../config.js';
 import { createLogger, createMetrics, MetricUnit } from '../observability.js';
 import { loadMappingConfig, sourcePolicy } from '../sources/mapping-config.js';
+import { leaseMarginFor } from './apply.js';
 import { createCircuitBreaker } from './circuit-breaker.js';
 import { createPatchWorker, type PatchWorker } from './worker.js';
 
@@ -71,7 +72,7 @@ export function createApplyPatchesRuntime(env: Record<string, string | undefined
     breaker,
     concurrency: config.WORKER_CONCURRENCY,
     maxReceiveCount: config.MAX_RECEIVE_COUNT,
-    lease: { waitMs: config.CONTACT_LEASE_WAIT_MS },
+    lease: { waitMs: config.CONTACT_LEASE_WAIT_MS, marginMs: leaseMarginFor(config.DEADLINE_SAFETY_MS) },
     logger,
     metrics,
   });

@@ -18,6 +18,7 @@ import {
   CONTACT_BUSY,
   canonicalJson,
   idempotencyKeyFor,
+  leaseMarginFor,
   mergeCustomFields,
   newOwnerId,
 } from '../../../lib/jobs/apply.js';
@@ -573,6 +574,14 @@ describe('applyPatchJob: the contact lease', () => {
     expect(seenLease).toEqual({ owner: 'owner-1', untilMs: NOW + 70_000 });
     expect((await state.getFieldVersions('7')).lease).toBeUndefined();
     expect(releases).toEqual([]);
+  });
+
+  it('keeps the lease past the time the worker holds back after its deadline (DEADLINE_SAFETY_MS)', () => {
+    // The function runs until deadline + safety at most: the lease must outlive that.
+    expect(leaseMarginFor(3_000)).toBe(10_000);
+    expect(leaseMarginFor(20_000)).toBe(25_000);
+    for (const safety of [0, 1_000, 5_000, 9_000, 30_000, 120_000])
+      expect(leaseMarginFor(safety)).toBeGreaterThan(safety);
   });
 
   it('releases the lease of a skipped job in its versions write', async () => {
