@@ -228,17 +228,11 @@ export function mapTypeformResponse(response: FormResponse, context: TypeformMap
 
   draft.match.email = draft.fields.email;
   draft.match.phone = draft.fields.phone;
+  // The configured labels (listName, tag, contactSource) alone are not a change the respondent
+  // made; an answer the fieldMap sends to one of those fields is, so this is decided before them.
+  const answered = Object.keys(draft.fields).length > 0 || Object.keys(draft.customField).length > 0;
   applyLabels(draft, settings);
   const outcome = finishJob(draft, 'no answer maps to a contact field');
-  // Labels alone (listName, tag, contactSource) are not a change the respondent made.
-  if (outcome.kind === 'job' && onlyLabels(draft))
-    return nothing('no answer maps to a contact field', draft.dropped);
+  if (outcome.kind === 'job' && !answered) return nothing('no answer maps to a contact field', draft.dropped);
   return outcome;
-}
-
-function onlyLabels(draft: JobDraft): boolean {
-  if (Object.keys(draft.customField).length > 0) return false;
-  return Object.entries(draft.fields).every(
-    ([key, value]) => value === undefined || key === 'listName' || key === 'tag' || key === 'contactSource',
-  );
 }

@@ -418,6 +418,99 @@ describe('mapTypeformResponse with per-form configuration', () => {
     expect(outcome.kind).toBe('nothing');
   });
 
+  it('lets an answer mapped to a label field win over the configured label', () => {
+    const outcome = mapTypeformResponse(
+      response({
+        hidden: { cid: '77' },
+        answers: [
+          { type: 'choice', choice: { label: 'wholesale' }, field: field('segment', 'multiple_choice') },
+        ],
+      }),
+      {
+        ...context,
+        config: parseMappingConfig(
+          {
+            typeform: {
+              forms: { lT4Z3j: { fieldMap: { segment: 'tag' }, contactIdHiddenField: 'cid', tag: 'lead' } },
+            },
+          },
+          't',
+        ),
+      },
+    );
+    expect(job(outcome).patch).toMatchObject({ tag: 'wholesale' });
+  });
+
+  it('writes a boolean or number answer mapped to a contact field as its text', () => {
+    const notes = parseMappingConfig(
+      { typeform: { defaults: { fieldMap: { vip: 'clearTalkNotes', age: 'lastName' } } } },
+      't',
+    );
+    for (const [value, text] of [
+      [true, 'true'],
+      [false, 'false'],
+    ] as const) {
+      const outcome = mapTypeformResponse(
+        response({
+          hidden: { contact_id: '3' },
+          answers: [
+            { type: 'boolean', boolean: value, field: field('vip', 'yes_no') },
+            { type: 'number', number: 42.5, field: field('age', 'number') },
+          ],
+        }),
+        { ...context, config: notes },
+      );
+      expect(job(outcome).patch).toEqual({ clearTalkNotes: text, lastName: '42.5' });
+    }
+  });
+
+  it('looks a field up by its ref before its id', () => {
+    const both = parseMappingConfig(
+      { typeform: { defaults: { fieldMap: { a: 'firstName', id_a: 'lastName' } } } },
+      't',
+    );
+    const outcome = mapTypeformResponse(
+      response({ hidden: { contact_id: '3' }, answers: [{ type: 'text', text: 'Ada', field: field('a') }] }),
+      { ...context, config: both },
+    );
+    expect(job(outcome).patch).toEqual({ firstName: 'Ada' });
+  });
+
+  it('copies no hidden field the link left empty', () => {
+    const outcome = mapTypeformResponse(
+      response({
+        hidden: { cid: '77', utm_campaign: '' },
+        answers: [{ type: 'text', text: 'x', field: field('q') }],
+      }),
+      { ...context, config },
+    );
+    expect(job(outcome).patch.customField).toEqual({ q: 'x' });
+    expect(outcome.dropped).toEqual([]);
+  });
+
+  it('keeps an answer over a copied hidden field of the same name, and reports the hidden one', () => {
+    const outcome = mapTypeformResponse(
+      response({
+        hidden: { cid: '77', utm_campaign: 'from-link' },
+        answers: [{ type: 'text', text: 'from-answer', field: field('utm_campaign') }],
+      }),
+      { ...context, config },
+    );
+    expect(job(outcome).patch.customField).toEqual({ utm_campaign: 'from-answer' });
+    expect(outcome.dropped).toEqual([
+      { field: 'hidden.utm_campaign', reason: 'an answer already fills this custom field' },
+    ]);
+  });
+
+  it('makes a job of a jobId of exactly 1,024 characters and nothing of a longer one', () => {
+    const answers = [{ type: 'email', email: 'a@b.co', field: field('email', 'email') }];
+    const prefix = 'typeform:lT4Z3j:'.length;
+    const at = (length: number) =>
+      mapTypeformResponse(response({ token: 't'.repeat(length - prefix), answers }), context);
+    expect(job(at(1024)).jobId).toHaveLength(1024);
+    expect(at(1025).kind).toBe('nothing');
+  });
+
   it('keeps the first of two answers mapped to the same contact field', () => {
     const twoNames = parseMappingConfig(
       { typeform: { defaults: { fieldMap: { a: 'firstName', b: 'firstName' } } } },
