@@ -36,6 +36,12 @@ describe('createDeliveryStore', () => {
     expect(await store.hasDelivery('shopify', 'w-1')).toBe(false);
   });
 
+  it('treats an item without expiresAt as seen (it never expires)', async () => {
+    mock.on(GetCommand).resolves({ Item: { pk: 'p', sk: 's', jobId: 'j' } });
+    const store = createDeliveryStore({ client: doc, tableName: 't', now: () => NOW });
+    expect(await store.hasDelivery('shopify', 'w-1')).toBe(true);
+  });
+
   it('turns DynamoDB failures into retryable dependency errors', async () => {
     mock
       .on(GetCommand)

@@ -237,6 +237,14 @@ describe('backfillFormIds', () => {
     );
     expect(backfillFormIds(config)).toEqual(['aaa111']);
   });
+
+  it('leaves out an ignored form that inherits backfill from the defaults', () => {
+    const config = parseMappingConfig(
+      { typeform: { defaults: { backfill: true }, forms: { aaa111: {}, ddd444: { ignored: true } } } },
+      'f',
+    );
+    expect(backfillFormIds(config)).toEqual(['aaa111']);
+  });
 });
 
 describe('loadMappingConfig', () => {

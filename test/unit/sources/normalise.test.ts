@@ -28,6 +28,13 @@ describe('normaliseEmail', () => {
     expect(normaliseEmail(null)).toBeUndefined();
     expect(normaliseEmail(`${'a'.repeat(250)}@example.com`)).toBeUndefined();
   });
+
+  it('accepts 254 characters (the SMTP limit) and not 255', () => {
+    const at254 = `${'a'.repeat(242)}@example.com`;
+    expect(at254).toHaveLength(254);
+    expect(normaliseEmail(` ${at254} `)).toBe(at254);
+    expect(normaliseEmail(`a${at254}`)).toBeUndefined();
+  });
 });
 
 describe('normalisePhone', () => {

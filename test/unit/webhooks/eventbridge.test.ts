@@ -53,6 +53,23 @@ describe('handleShopifyEventBridgeEvent', () => {
     expect(sqs.jobs()[0]?.jobId).toMatch(/^shopify:test-shop\.myshopify\.com:order:/);
   });
 
+  it('reads a shop domain written in capitals and keys the job by its lower-case form', async () => {
+    const { deps, sqs } = eventBridgeDeps();
+    const event = eventBridgeEvent();
+    const metadata = { ...event.detail?.metadata, 'X-Shopify-Shop-Domain': TEST_SHOP.toUpperCase() };
+    await handleShopifyEventBridgeEvent({ ...event, detail: { ...event.detail, metadata } }, deps);
+    expect(sqs.jobs()[0]?.jobId).toBe(`shopify:${TEST_SHOP}:customer:7064055069303:2026-11-26T15:00:00Z`);
+  });
+
+  it('gives a dead letter a group id SQS accepts whatever the metadata holds', async () => {
+    const { deps, sqs } = eventBridgeDeps();
+    const event = eventBridgeEvent({ topic: 'orders/create', payload: { id: 1 } });
+    const metadata = { ...event.detail?.metadata, 'X-Shopify-Shop-Domain': `bad shop ${'x'.repeat(200)}` };
+    await handleShopifyEventBridgeEvent({ ...event, detail: { ...event.detail, metadata } }, deps);
+    const group = String((sqs.sent[0] as { MessageGroupId?: string }).MessageGroupId);
+    expect(group).toMatch(/^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/);
+  });
+
   it('dead-letters a payload cut to {id} with reason payload-truncated', async () => {
     const { deps, sqs } = eventBridgeDeps();
     const event = eventBridgeEvent({ topic: 'orders/create', payload: { id: 5820982911946 } });
@@ -65,6 +82,36 @@ describe('handleShopifyEventBridgeEvent', () => {
     expect(letter.MessageAttributes?.errorReason?.StringValue).toBe('payload-truncated');
     expect(JSON.parse(String(letter.MessageBody))).toEqual(event);
     expect(letter.MessageGroupId).toBe(`shopify:${TEST_SHOP}:order:5820982911946`);
+  });
+
+  it('dead-letters a redelivery of the same webhook under the same deduplication id', async () => {
+    const { deps, sqs } = eventBridgeDeps();
+    const first = eventBridgeEvent({ topic: 'orders/create', payload: { id: 1 }, webhookId: 'wh-1' });
+    // EventBridge gives every delivery its own event id; X-Shopify-Webhook-Id stays the same.
+    await handleShopifyEventBridgeEvent({ ...first, id: 'event-a' }, deps);
+    await handleShopifyEventBridgeEvent({ ...first, id: 'event-b' }, deps);
+    const other = eventBridgeEvent({ topic: 'orders/create', payload: { id: 1 }, webhookId: 'wh-2' });
+    await handleShopifyEventBridgeEvent({ ...other, id: 'event-a' }, deps);
+    const ids = sqs.sent.map(
+      (letter) => (letter as { MessageDeduplicationId?: string }).MessageDeduplicationId,
+    );
+    expect(ids[0]).toBeDefined();
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[0]);
+  });
+
+  it('dead-letters an event whose metadata names no topic instead of dropping it', async () => {
+    const { deps, sqs } = eventBridgeDeps();
+    const event = eventBridgeEvent();
+    const { 'X-Shopify-Topic': _topic, ...metadata } = event.detail?.metadata ?? {};
+    await handleShopifyEventBridgeEvent({ ...event, detail: { ...event.detail, metadata } }, deps);
+    expect(sqs.sent).toHaveLength(1);
+    const letter = sqs.sent[0] as {
+      QueueUrl?: string;
+      MessageAttributes?: Record<string, { StringValue?: string }>;
+    };
+    expect(letter.QueueUrl).toBe('https://sqs.local/dead.fifo');
+    expect(letter.MessageAttributes?.errorReason?.StringValue).toBe('invalid-payload');
   });
 
   it('removes links for customers/delete, whose payload is only an id', async () => {

@@ -143,6 +143,25 @@ describe('handleShopifyDelivery', () => {
     expect(answerBody(response).error).toBe('invalid-shop-domain');
   });
 
+  it('answers 400 to a shop domain that only starts like <shop>.myshopify.com', async () => {
+    const { deps, sqs } = shopifyDeps();
+    for (const shop of [`${TEST_SHOP}.evil.example`, `${TEST_SHOP}:443`, 'shop.example.com']) {
+      const response = await handleShopifyDelivery(shopifyEvent({ shop }), deps);
+      expect(answerBody(response).error).toBe('invalid-shop-domain');
+    }
+    expect(sqs.sent).toHaveLength(0);
+  });
+
+  it('reads the shop domain case-insensitively and keys the job by its lower-case form', async () => {
+    const { deps, sqs } = shopifyDeps();
+    const response = await handleShopifyDelivery(
+      shopifyEvent({ shop: ` ${TEST_SHOP.toUpperCase()} ` }),
+      deps,
+    );
+    expect(response.statusCode).toBe(200);
+    expect(sqs.sent[0]?.MessageGroupId).toBe(customerKey);
+  });
+
   it('answers 400 to a JSON array and to a non-JSON body', async () => {
     const { deps } = shopifyDeps();
     expect((await handleShopifyDelivery(shopifyEvent({ body: '[1,2]' }), deps)).statusCode).toBe(400);
@@ -248,6 +267,27 @@ describe('handleShopifyDelivery', () => {
       expect(links.size()).toBe(1);
     });
 
+    it('customers/redact removes email and phone links learned elsewhere, reading a national phone', async () => {
+      const { deps, links } = shopifyDeps();
+      // Linked by a Typeform job, never with this customer's external key.
+      await links.putLinks('42', { phone: '+16135550135' });
+      await links.putLinks('43', { email: 'bob@example.com' });
+      await links.putLinks('44', { phone: '+16135550199' });
+      const payload = {
+        shop_id: 1,
+        shop_domain: TEST_SHOP,
+        customer: { id: 5, email: 'Bob@Example.com', phone: '(613) 555-0135' },
+        orders_to_redact: [],
+      };
+      const response = await handleShopifyDelivery(
+        shopifyEvent({ topic: 'customers/redact', payload }),
+        deps,
+      );
+      expect(answerBody(response)).toEqual({ status: 'accepted', removedLinks: 2 });
+      expect(await links.resolve({ phone: '+16135550135' })).toBe(undefined);
+      expect(await links.resolve({ phone: '+16135550199' })).toBe('44');
+    });
+
     it('customers/redact keeps a 64-bit customer id exact (no gid in compliance payloads)', async () => {
       const { deps, links } = shopifyDeps();
       // 706405506930370084 is above 2^53: a plain JSON.parse reads it as 706405506930370000.
@@ -262,6 +302,31 @@ describe('handleShopifyDelivery', () => {
       expect(await links.resolve({ externalKey: `shopify:${TEST_SHOP}:customer:706405506930370000` })).toBe(
         '43',
       );
+    });
+
+    it('keeps a 64-bit customer id exact whatever the case of X-Shopify-Topic', async () => {
+      const { deps, links } = shopifyDeps();
+      await links.putLinks('42', { externalKey: `shopify:${TEST_SHOP}:customer:706405506930370084` });
+      await links.putLinks('43', { externalKey: `shopify:${TEST_SHOP}:customer:706405506930370000` });
+      const body = `{"shop_id":954889,"shop_domain":"${TEST_SHOP}","customer":{"id":706405506930370084},"orders_to_redact":[]}`;
+      const response = await handleShopifyDelivery(shopifyEvent({ topic: 'Customers/Redact', body }), deps);
+      expect(answerBody(response)).toEqual({ status: 'accepted', removedLinks: 1 });
+      expect(await links.resolve({ externalKey: `shopify:${TEST_SHOP}:customer:706405506930370000` })).toBe(
+        '43',
+      );
+    });
+
+    it('takes the shop from the payload shop_domain when X-Shopify-Shop-Domain is absent', async () => {
+      const { deps, links } = shopifyDeps();
+      await links.putLinks('42', { externalKey: customerKey });
+      await links.putLinks('44', { externalKey: 'shopify:other.myshopify.com:customer:1' });
+      const payload = { shop_id: 1, shop_domain: ` ${TEST_SHOP.toUpperCase()} ` };
+      const response = await handleShopifyDelivery(
+        withoutHeader(shopifyEvent({ topic: 'shop/redact', payload }), 'x-shopify-shop-domain'),
+        deps,
+      );
+      expect(answerBody(response)).toEqual({ status: 'accepted', removedLinks: 1 });
+      expect(await links.resolve({ externalKey: 'shopify:other.myshopify.com:customer:1' })).toBe('44');
     });
 
     it('shop/redact removes every link of the shop', async () => {

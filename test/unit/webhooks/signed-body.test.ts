@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verifyShopifySignature } from '../../../lib/sources/shopify/signature.js';
-import { computeHmacBase64 } from '../../../lib/webhooks/hmac.js';
+import { computeHmacBase64, matchAnySecret } from '../../../lib/webhooks/hmac.js';
 import { isBodyOver, rawBodySize, readRawBody, signedBody } from '../../../lib/webhooks/http.js';
 
 describe('signedBody', () => {
@@ -43,5 +43,19 @@ describe('isBodyOver', () => {
       }
     }
     expect(isBodyOver({ body: null }, 0)).toBe(false);
+  });
+});
+
+describe('matchAnySecret', () => {
+  it('answers a digest of another length with a mismatch instead of throwing', () => {
+    // timingSafeEqual throws on buffers of different lengths: the guard must come first.
+    const digest = computeHmacBase64('{}', 's');
+    for (const given of ['', digest.slice(0, 43), `${digest}A`]) {
+      expect(matchAnySecret('{}', given, { value: 's', previous: 'p' })).toEqual({
+        ok: false,
+        reason: 'mismatch',
+      });
+    }
+    expect(matchAnySecret('{}', digest, { value: 's' })).toEqual({ ok: true, secret: 'current' });
   });
 });

@@ -152,6 +152,15 @@ describe('handleTypeformDelivery', () => {
     expect(sqs.sent).toHaveLength(0);
   });
 
+  it('answers 400 to a body without event_type, naming the field', async () => {
+    const { deps, sqs } = typeformDeps();
+    const payload = typeformPayload({ event_type: undefined });
+    const response = await handleTypeformDelivery(typeformEvent({ payload }), deps);
+    expect(response.statusCode).toBe(400);
+    expect((answerBody(response).issues as string[]).join('\n')).toMatch(/event_type/);
+    expect(sqs.sent).toHaveLength(0);
+  });
+
   it('ignores a partial response unless the form enables them', async () => {
     const { deps, sqs } = typeformDeps();
     const partial = typeformPayload({ event_type: 'form_response_partial' });

@@ -144,6 +144,30 @@ describe('mapShopifyCustomer', () => {
     expect(mapped.patch).toMatchObject({ listName: 'Demo', contactSource: 'Shopify' });
   });
 
+  it("ignores another app's metafield with the same key in another namespace", () => {
+    const outcome = mapShopifyCustomer(
+      customer({ metafields: [{ namespace: 'other_app', key: 'contact_id', value: '5' }] }),
+      context,
+    );
+    expect(job(outcome)).not.toHaveProperty('contactId');
+    expect(outcome.dropped).toEqual([]);
+  });
+
+  it('writes address facts trimmed, with an upper-case country code', () => {
+    const base = customer();
+    const address = { ...base.default_address, city: '  Louisville ', country_code: ' us ' };
+    const mapped = job(mapShopifyCustomer({ ...base, default_address: address }, context));
+    expect(mapped.patch.customField).toMatchObject({
+      shopify_city: 'Louisville',
+      shopify_country_code: 'US',
+    });
+  });
+
+  it('writes the customer state in lower case (GraphQL spells it ENABLED)', () => {
+    const mapped = job(mapShopifyCustomer(customer({ state: ' ENABLED ' }), context));
+    expect(mapped.patch.customField).toMatchObject({ shopify_customer_state: 'enabled' });
+  });
+
   it('uses the source the caller names', () => {
     expect(job(mapShopifyCustomer(customer(), { ...context, source: 'backfill:shopify' })).source).toBe(
       'backfill:shopify',
@@ -208,6 +232,20 @@ describe('mapShopifyOrder', () => {
     expect(outcome.dropped).toEqual([]);
   });
 
+  it("reads a guest's national phone in the billing country, not the shipping one", () => {
+    const gift = order('guest-order', { shipping_address: { first_name: 'Max', country_code: 'DE' } });
+    expect(job(mapShopifyOrder(gift, context)).match?.phone).toBe('+14089961010');
+  });
+
+  it("matches by the customer's own email and phone before the order's", () => {
+    const base = order('order');
+    const customer = base.customer ? { ...base.customer, phone: '+49301234567' } : null;
+    const mapped = job(
+      mapShopifyOrder({ ...base, customer, email: 'checkout@example.com', phone: '+49309999999' }, context),
+    );
+    expect(mapped.match).toMatchObject({ email: 'jon@example.com', phone: '+49301234567' });
+  });
+
   it('prefers the order email over contact_email for a guest', () => {
     const mapped = job(mapShopifyOrder(order('guest-order', { email: 'Order@Example.org' }), context));
     expect(mapped.match?.email).toBe('order@example.org');
@@ -234,6 +272,15 @@ describe('mapShopifyOrder', () => {
     const outcome = mapShopifyOrder(withBadCustomerEmail, context);
     expect(job(outcome).patch.email).toBe('jon@example.com');
     expect(outcome.dropped).toEqual([]);
+  });
+
+  it('dates the last order by processed_at, else created_at, as the shop wrote it', () => {
+    const date = (overrides: Partial<ShopifyOrderInput>) =>
+      job(mapShopifyOrder(order('order', overrides), context)).patch.customField?.shopify_last_order_date;
+    expect(date({ created_at: '2026-11-20T23:30:00-05:00', processed_at: '2026-11-24T23:30:00-05:00' })).toBe(
+      '2026-11-24',
+    );
+    expect(date({ created_at: '2026-11-20T23:30:00-05:00', processed_at: null })).toBe('2026-11-20');
   });
 
   it('writes the total without currency when the order has none', () => {

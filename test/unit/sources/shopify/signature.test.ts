@@ -40,6 +40,17 @@ describe('verifyShopifySignature', () => {
     });
   });
 
+  it('refuses a url-safe base64 digest of the right HMAC as malformed', () => {
+    // A digest with + or / (found deterministically): its url-safe form differs in those characters.
+    let signed = body;
+    for (let n = 0; !/[+/]/.test(computeShopifySignature(signed, secret)); n++) signed = Buffer.from(`${n}`);
+    const urlSafe = computeShopifySignature(signed, secret).replaceAll('+', '-').replaceAll('/', '_');
+    expect(verifyShopifySignature(signed, urlSafe, { value: secret })).toEqual({
+      ok: false,
+      reason: 'malformed-header',
+    });
+  });
+
   it('refuses a Typeform-style sha256= prefix', () => {
     const prefixed = `sha256=${computeShopifySignature(body, secret)}`;
     expect(verifyShopifySignature(body, prefixed, { value: secret })).toEqual({

@@ -60,6 +60,16 @@ describe('verifyTypeformSignature', () => {
     });
   });
 
+  it('refuses the right base64 digest behind another prefix', () => {
+    const digest = computeTypeformSignature(body, secret).slice('sha256='.length);
+    for (const header of [`sha512=${digest}`, `SHA256=${digest}`, `x${digest.slice(0, 6)}${digest}`]) {
+      expect(verifyTypeformSignature(body, header, { value: secret })).toEqual({
+        ok: false,
+        reason: 'malformed-header',
+      });
+    }
+  });
+
   it('refuses a signature computed over a re-serialised body', () => {
     const reserialised = JSON.stringify(JSON.parse(body.toString('utf8')), null, 2);
     const header = computeTypeformSignature(reserialised, secret);
