@@ -113,20 +113,35 @@ function byLink(job: PatchJob): Omit<PatchJob, 'contactId'> {
   return { ...rest, match: { externalKey: EXTERNAL_KEY } };
 }
 
+const NEWER = '2026-11-26T12:00:00Z';
+const OLDER = '2026-11-26T10:00:00Z';
+
+/** Links contact 1 to EXTERNAL_KEY, so jobs of the external-key group resolve to it. */
+async function linkContact(h: WorkerHarness): Promise<void> {
+  await createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }).putLinks('1', {
+    externalKey: EXTERNAL_KEY,
+  });
+}
+
+/** Two changes of contact 1 in two message groups: one naming its id, one by its external key. */
+function twoGroups(
+  byId: Pick<PatchJob, 'patch' | 'occurredAt'>,
+  byKey: Pick<PatchJob, 'patch' | 'occurredAt'>,
+): { byId: PatchJob; byKey: Omit<PatchJob, 'contactId'> } {
+  return {
+    byId: buildJob({ contactId: '1', ...byId }),
+    byKey: byLink(buildJob({ source: 'shopify', ...byKey })),
+  };
+}
+
 describe('worker under adversarial interleavings (moto + sandbox)', () => {
   it('re-applies a change whose recording failed after an older change from another group landed in between', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
-    await createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }).putLinks('1', {
-      externalKey: EXTERNAL_KEY,
-    });
-    const newer = buildJob({
-      contactId: '1',
-      patch: { firstName: 'Newer' },
-      occurredAt: '2026-11-26T12:00:00Z',
-    });
-    const older = byLink(
-      buildJob({ source: 'shopify', patch: { firstName: 'Older' }, occurredAt: '2026-11-26T10:00:00Z' }),
+    await linkContact(h);
+    const { byId: newer, byKey: older } = twoGroups(
+      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
+      { patch: { firstName: 'Older' }, occurredAt: OLDER },
     );
 
     // Invocation A: ClearTalk takes the newer change, then the versions write fails: handed back.
@@ -144,20 +159,10 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
   it('re-applies a custom field whose recording failed after an older write of that key landed in between', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1, customField: { other: 'kept' } }]);
-    await createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }).putLinks('1', {
-      externalKey: EXTERNAL_KEY,
-    });
-    const newer = buildJob({
-      contactId: '1',
-      patch: { customField: { plan: 'pro' } },
-      occurredAt: '2026-11-26T12:00:00Z',
-    });
-    const older = byLink(
-      buildJob({
-        source: 'shopify',
-        patch: { customField: { plan: 'free' } },
-        occurredAt: '2026-11-26T10:00:00Z',
-      }),
+    await linkContact(h);
+    const { byId: newer, byKey: older } = twoGroups(
+      { patch: { customField: { plan: 'pro' } }, occurredAt: NEWER },
+      { patch: { customField: { plan: 'free' } }, occurredAt: OLDER },
     );
 
     expect(await deliver(h, invocation(h, failingFirstRecord), newer)).toBe('handed-back');
@@ -181,16 +186,10 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
   it('re-applies a change whose answer timed out (ClearTalk applied it) after an older change from another group landed', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
-    await createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }).putLinks('1', {
-      externalKey: EXTERNAL_KEY,
-    });
-    const newer = buildJob({
-      contactId: '1',
-      patch: { firstName: 'Newer' },
-      occurredAt: '2026-11-26T12:00:00Z',
-    });
-    const older = byLink(
-      buildJob({ source: 'shopify', patch: { firstName: 'Older' }, occurredAt: '2026-11-26T10:00:00Z' }),
+    await linkContact(h);
+    const { byId: newer, byKey: older } = twoGroups(
+      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
+      { patch: { firstName: 'Older' }, occurredAt: OLDER },
     );
     // The sandbox applies the PATCH and answers after the client gave up: the outcome is unknown.
     h.sandbox.script({ method: 'PATCH', path: '/contacts/1', delayMs: 300 });
@@ -206,20 +205,13 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
   it('drops only the fields a newer change of another group set, and sends the rest of the older change', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1, customField: { other: 'kept' } }]);
-    await createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }).putLinks('1', {
-      externalKey: EXTERNAL_KEY,
-    });
-    const newer = buildJob({
-      contactId: '1',
-      patch: { firstName: 'Newer', customField: { plan: 'pro' } },
-      occurredAt: '2026-11-26T12:00:00Z',
-    });
-    const older = byLink(
-      buildJob({
-        source: 'shopify',
+    await linkContact(h);
+    const { byId: newer, byKey: older } = twoGroups(
+      { patch: { firstName: 'Newer', customField: { plan: 'pro' } }, occurredAt: NEWER },
+      {
         patch: { firstName: 'Older', lastName: 'Lovelace', customField: { plan: 'free', city: 'Paris' } },
-        occurredAt: '2026-11-26T10:00:00Z',
-      }),
+        occurredAt: OLDER,
+      },
     );
     expect(await deliver(h, invocation(h), newer)).toBe('done');
     expect(await deliver(h, invocation(h), older)).toBe('done');
@@ -280,16 +272,10 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
   it('keeps the newer value when a stalled attempt whose lease expired resumes after another group applied a newer change', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1 }]);
-    await createLinkStore({ client: h.doc, tableName: h.stack.STATE_TABLE_NAME }).putLinks('1', {
-      externalKey: EXTERNAL_KEY,
-    });
-    const older = buildJob({
-      contactId: '1',
-      patch: { firstName: 'Older' },
-      occurredAt: '2026-11-26T10:00:00Z',
-    });
-    const newer = byLink(
-      buildJob({ source: 'shopify', patch: { firstName: 'Newer' }, occurredAt: '2026-11-26T12:00:00Z' }),
+    await linkContact(h);
+    const { byId: older, byKey: newer } = twoGroups(
+      { patch: { firstName: 'Older' }, occurredAt: OLDER },
+      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
     );
     const pause = pauseOnBackoff();
     h.sandbox.script({ method: 'PATCH', path: '/contacts/1', status: 503 });
