@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { computeShopifySignature } from '../lib/sources/shopify/signature.js';
 import { computeTypeformSignature } from '../lib/sources/typeform/signature.js';
-import { headerValue } from '../lib/webhooks/http.js';
+import { headerValue, readRawBody, type WebhookRequest } from '../lib/webhooks/http.js';
 import {
   LOCAL_DEFAULTS,
   localShopifySecret,
@@ -41,13 +41,8 @@ export function readPayloadFile(text: string): { body: Buffer; headers: Record<s
   }
   const event = parsed as { version?: unknown; body?: unknown; isBase64Encoded?: unknown; headers?: unknown };
   if (event && typeof event === 'object' && event.version === '2.0' && typeof event.body === 'string') {
-    const body =
-      event.isBase64Encoded === true ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
-    const headers = (typeof event.headers === 'object' && event.headers ? event.headers : {}) as Record<
-      string,
-      string
-    >;
-    return { body, headers };
+    const request = event as WebhookRequest;
+    return { body: readRawBody(request), headers: { ...request.headers } };
   }
   return { body: Buffer.from(text.trimEnd(), 'utf8'), headers: {} };
 }

@@ -311,18 +311,9 @@ export function createMemoryLinkStore(
       return undefined;
     },
     async putLinks(contactId, match) {
-      const keys = linkKeys(match);
-      const updatedAt = new Date().toISOString();
-      const personal = [keys.email, keys.phone].filter((key): key is ItemKey => key !== undefined);
-      if (keys.ext) {
-        items.set(keyOf(keys.ext), {
-          ...keys.ext,
-          contactId,
-          linkedKeys: personal.map(encodeKey),
-          updatedAt,
-        });
+      for (const item of buildLinkItems(contactId, match, new Date().toISOString())) {
+        items.set(keyOf(item), item);
       }
-      for (const key of personal) items.set(keyOf(key), { ...key, contactId, updatedAt });
       // A link replaces the claim-only item, as the DynamoDB put does.
       for (const key of orderedLinkKeys(match)) claims.delete(keyOf(key));
     },
