@@ -18,6 +18,8 @@
  *          --skip-worker-concurrency
  *          --json <file> (the figures for npm run bench)
  * Jobs carry no customField: a customField job adds a GET (the merge), which the raw loop would not make.
+ * Each round's inputs are made before its clock starts (see {@link Runner}): the SQS message bodies
+ * for the apply path, the contact ids, keys and patch objects for the raw loop and the client.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -95,7 +97,16 @@ function change(side: string, round: number, index: number, run: string) {
   };
 }
 
-type Runner = (round: number, count: number) => Promise<void>;
+/**
+ * Prepares a side's inputs for one round (outside the clock) and returns the timed part. Each side
+ * gets its input ready-made, as it would arrive: the worker gets the SQS message body as a string,
+ * the raw loop and the client get the contact id, key and patch object (making the request body
+ * from it is theirs to do, inside the clock).
+ */
+type Runner = (round: number, count: number) => () => Promise<void>;
+
+const changes = (side: string, round: number, count: number, run: string) =>
+  Array.from({ length: count }, (_, index) => change(side, round, index, run));
 
 function createRawRunner(url: string, run: string, concurrency = CONCURRENCY): Runner {
   const send = createRawPatchSender({
@@ -104,11 +115,14 @@ function createRawRunner(url: string, run: string, concurrency = CONCURRENCY): R
     concurrency,
     userAgent: USER_AGENT,
   });
-  return (round, count) =>
-    runPool(count, concurrency, async (index) => {
-      const { contactId, jobId, patch } = change('raw', round, index, run);
-      await send(`/contacts/${contactId}`, jobId, JSON.stringify(patch));
-    });
+  return (round, count) => {
+    const inputs = changes('raw', round, count, run);
+    return () =>
+      runPool(count, concurrency, async (index) => {
+        const { contactId, jobId, patch } = inputs[index] as ReturnType<typeof change>;
+        await send(`/contacts/${contactId}`, jobId, JSON.stringify(patch));
+      });
+  };
 }
 
 function createApplyRunner(
@@ -122,7 +136,10 @@ function createApplyRunner(
     getApiKey: async () => API_KEY,
     userAgent: USER_AGENT,
   });
-  return async (round, count) => {
+  return (round, count) => {
+    const bodies = changes('apply', round, count, run).map((c) =>
+      JSON.stringify({ version: 1, source: 'bench', ...c }),
+    );
     const deps = {
       clearTalk,
       ...stores,
@@ -130,11 +147,11 @@ function createApplyRunner(
       deadlineMs: Date.now() + 3_600_000,
       lock: createKeyedLock(),
     };
-    await runPool(count, concurrency, async (index) => {
-      const body = JSON.stringify({ version: 1, source: 'bench', ...change('apply', round, index, run) });
-      const outcome = await applyPatchJob(body, deps);
-      if (outcome.kind !== 'applied') throw new Error(`apply: ${outcome.kind} ${JSON.stringify(outcome)}`);
-    });
+    return () =>
+      runPool(count, concurrency, async (index) => {
+        const outcome = await applyPatchJob(bodies[index] as string, deps);
+        if (outcome.kind !== 'applied') throw new Error(`apply: ${outcome.kind} ${JSON.stringify(outcome)}`);
+      });
   };
 }
 
@@ -145,11 +162,14 @@ function createClientRunner(url: string, run: string, concurrency = CONCURRENCY)
     getApiKey: async () => API_KEY,
     userAgent: USER_AGENT,
   });
-  return (round, count) =>
-    runPool(count, concurrency, async (index) => {
-      const { contactId, jobId, patch } = change('client', round, index, run);
-      await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
-    });
+  return (round, count) => {
+    const inputs = changes('client', round, count, run);
+    return () =>
+      runPool(count, concurrency, async (index) => {
+        const { contactId, jobId, patch } = inputs[index] as ReturnType<typeof change>;
+        await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
+      });
+  };
 }
 
 type Side = 'raw' | 'client' | 'apply';
@@ -176,7 +196,7 @@ async function compare(
   concurrency = CONCURRENCY,
 ): Promise<Comparison> {
   const sides: Side[] = ['raw', 'client', 'apply'];
-  for (const side of sides) await runners[side](-1, Math.min(WARMUP, jobs));
+  for (const side of sides) await runners[side](-1, Math.min(WARMUP, jobs))();
   const perRound = Math.ceil(jobs / ROUNDS);
   const ms: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
   const senderCpu: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
@@ -187,10 +207,11 @@ async function compare(
     // Rotate who goes first, so load drift on a shared machine hits every side alike.
     const order = sides.map((_, i) => sides[(i + round) % sides.length] as Side);
     for (const side of order) {
+      const timed = runners[side](round, perRound);
       const cpu = process.cpuUsage();
       const sandboxBefore = sandboxMs();
       const started = performance.now();
-      await runners[side](round, perRound);
+      await timed();
       ms[side] += performance.now() - started;
       const used = process.cpuUsage(cpu);
       senderCpu[side] += (used.user + used.system) / 1000;
