@@ -64,8 +64,11 @@ export const ConfigSchema = z.object({
    * the queue's redrive `maxReceiveCount` must be this + 1 (it is only the backstop for crashes).
    */
   MAX_RECEIVE_COUNT: positiveInt(5),
-  /** Distinct contacts in a row whose ClearTalk requests failed before the worker stops calling it. */
-  BREAKER_FAILURE_THRESHOLD: positiveInt(5),
+  /**
+   * Failed ClearTalk attempts among its last 20 outcomes (90% of them at least, of 3 contacts or
+   * more) that open the worker's circuit breaker (lib/jobs/circuit-breaker.ts); at most 20.
+   */
+  BREAKER_FAILURE_THRESHOLD: z._default(positiveIntBase.check(z.maximum(20)), 10),
   /** How long the worker's circuit breaker stays open before one trial request. */
   BREAKER_COOLDOWN_MS: positiveInt(30_000),
   /** Longest wait for a contact another worker invocation holds before handing the record back. */

@@ -58,6 +58,17 @@ export interface ClearTalkClientOptions {
   userAgent?: string;
   /** Called before every retry (for metrics). */
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * Called after every attempt that failed in a way a retry might fix (5xx, 408/425/429, a timeout,
+   * a network error), with the request's path: the worker's circuit breaker counts these.
+   */
+  onFailedAttempt?: (info: { path: string }) => void;
+  /**
+   * Asked before each retry of such a failure; `false` ends the call at once with that failure
+   * (code `circuit-open`), so requests already in flight stop calling a ClearTalk that keeps
+   * failing. @default always retry
+   */
+  retryGate?: () => boolean;
 }
 
 export interface RequestOptions {
@@ -135,7 +146,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const { getApiKey, onRetry } = options;
+  const { getApiKey, onRetry, onFailedAttempt, retryGate } = options;
 
   const transport = createHttpTransport(options.baseUrl);
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
@@ -243,6 +254,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
         });
       }
       lastFailure = failure;
+      onFailedAttempt?.({ path: call.path });
 
       if (counted >= maxAttempts) {
         throw new ClearTalkRetryableError(
@@ -254,6 +266,7 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
           },
         );
       }
+      if (retryGate !== undefined && !retryGate()) throw circuitOpenError(label, attempt, failure);
       const backoffMs = computeBackoffMs(counted, { baseMs: baseDelayMs, capMs: maxDelayMs, random });
       const delayMs =
         retryAfterMs === undefined ? backoffMs : Math.max(backoffMs, Math.min(retryAfterMs, maxRetryAfterMs));
@@ -262,6 +275,8 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
       }
       onRetry?.({ attempt, delayMs, reason, ...statusOf(failure) });
       await sleep(delayMs);
+      // Asked again after the wait: the breaker may have opened meanwhile.
+      if (retryGate !== undefined && !retryGate()) throw circuitOpenError(label, attempt, failure);
     }
   }
 
@@ -331,6 +346,14 @@ export function createClearTalkClient(options: ClearTalkClientOptions): ClearTal
   async function run(build: () => Call): Promise<Contact> {
     return execute(build());
   }
+}
+
+/** The failure of a call the caller's `retryGate` stopped (its circuit breaker is open). */
+function circuitOpenError(label: string, attempts: number, last: ClearTalkError): ClearTalkRetryableError {
+  return new ClearTalkRetryableError(
+    `${label}: not retried after ${attempts} attempt(s), the circuit breaker is open; last: ${last.message}`,
+    { code: RETRYABLE_CODES.circuitOpen, ...statusOf(last), cause: last },
+  );
 }
 
 function statusOf(error: ClearTalkError | undefined): { status?: number } {

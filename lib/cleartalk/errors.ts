@@ -28,6 +28,8 @@ export const RETRYABLE_CODES = {
   retriesExhausted: 'retries-exhausted',
   /** The client stopped because the next wait would cross the caller's deadline. */
   deadlineExceeded: 'deadline-exceeded',
+  /** The client did not retry because the caller's circuit breaker is open (`retryGate`). */
+  circuitOpen: 'circuit-open',
 } as const;
 export type RetryableCode = (typeof RETRYABLE_CODES)[keyof typeof RETRYABLE_CODES];
 

@@ -169,7 +169,8 @@ export async function processFifoBatch(
         };
       }
       if (outcome.clearTalk === 'answered') deps.breaker.recordSuccess();
-      else if (outcome.clearTalk === 'failed') deps.breaker.recordFailure(groupId);
+      // Keyed by the contact (as the client's failed attempts are: circuit-breaker.ts breakerKey).
+      else if (outcome.clearTalk === 'failed') deps.breaker.recordFailure(outcome.job.contactId ?? groupId);
       else deps.breaker.recordNeutral();
 
       let done: boolean;

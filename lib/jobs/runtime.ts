@@ -11,7 +11,7 @@ import { loadConfig } from '../config.js';
 import { createLogger, createMetrics, MetricUnit } from '../observability.js';
 import { loadMappingConfig, sourcePolicy } from '../sources/mapping-config.js';
 import { leaseMarginFor } from './apply.js';
-import { createCircuitBreaker } from './circuit-breaker.js';
+import { clientHooksFor, createCircuitBreaker } from './circuit-breaker.js';
 import { createPatchWorker, type PatchWorker } from './worker.js';
 
 /** Everything the apply-patches handler builds once per container. */
@@ -40,6 +40,11 @@ export function createApplyPatchesRuntime(env: Record<string, string | undefined
     client: new SecretsManagerClient({}),
     ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1_000,
   });
+  const breaker = createCircuitBreaker({
+    failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
+    cooldownMs: config.BREAKER_COOLDOWN_MS,
+    onStateChange: (state) => logger.warn('circuit breaker', { breaker: state }),
+  });
   const clearTalk = createClearTalkClient({
     baseUrl: config.CLEARTALK_BASE_URL,
     getApiKey: async ({ forceRefresh }) =>
@@ -50,14 +55,10 @@ export function createApplyPatchesRuntime(env: Record<string, string | undefined
       metrics.addMetric('clearTalkRetries', MetricUnit.Count, 1);
       logger.info('ClearTalk retry', { ...info });
     },
+    ...clientHooksFor(breaker),
   });
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true },
-  });
-  const breaker = createCircuitBreaker({
-    failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
-    cooldownMs: config.BREAKER_COOLDOWN_MS,
-    onStateChange: (state) => logger.warn('circuit breaker', { breaker: state }),
   });
   const worker = createPatchWorker({
     clearTalk,

@@ -22,7 +22,7 @@ import { createSecretCache } from '../../lib/aws/secrets.js';
 import { enqueuePatchJobs } from '../../lib/aws/sqs.js';
 import { createStateStore } from '../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
-import { type CircuitBreaker, createCircuitBreaker } from '../../lib/jobs/circuit-breaker.js';
+import { type CircuitBreaker, clientHooksFor, createCircuitBreaker } from '../../lib/jobs/circuit-breaker.js';
 import type { PatchJob } from '../../lib/jobs/patch-job.js';
 import { createPatchWorker, type PatchWorker } from '../../lib/jobs/worker.js';
 import { type ProvisionedStack, provisionStack } from '../../tools/provision.js';
@@ -61,9 +61,13 @@ export interface WorkerHarness {
   }): Promise<{ records: SQSRecord[]; response: SQSBatchResponse }>;
   /**
    * A second worker on the same stack, sandbox and clock, as another Lambda invocation would be
-   * (its own in-process lock and breaker); `clearTalkSleep` replaces its ClearTalk client's sleep.
+   * (its own in-process lock and breaker, or `breaker`); `clearTalkSleep` replaces its ClearTalk
+   * client's sleep.
    */
-  createWorker(options?: { clearTalkSleep?: (ms: number) => Promise<void> }): PatchWorker;
+  createWorker(options?: {
+    clearTalkSleep?: (ms: number) => Promise<void>;
+    breaker?: CircuitBreaker;
+  }): PatchWorker;
   /** Runs batches until the queue gives nothing. */
   drain(options?: { budgetMs?: number; maxBatches?: number }): Promise<void>;
   rotateApiKey(key: string): Promise<void>;
@@ -134,6 +138,8 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
             clock += ms;
           }),
         random: () => 0.5,
+        // As the deployed worker wires it (lib/jobs/runtime.ts).
+        ...clientHooksFor(workerBreaker),
       }),
       state: createStateStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
       links: {
@@ -195,9 +201,9 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
         }),
       );
     },
-    createWorker: ({ clearTalkSleep } = {}) =>
+    createWorker: ({ clearTalkSleep, breaker: own } = {}) =>
       buildWorker(
-        createCircuitBreaker({ failureThreshold: 3, cooldownMs: 30_000, ...options.breaker, now }),
+        own ?? createCircuitBreaker({ failureThreshold: 3, cooldownMs: 30_000, ...options.breaker, now }),
         clearTalkSleep,
       ),
     async runBatch({ budgetMs = 60_000, worker: runner = worker, maxMessages = 10 } = {}) {

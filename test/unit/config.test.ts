@@ -29,6 +29,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes a breaker threshold of at most 20, the outcomes the breaker looks at', () => {
+    expect(loadConfig({}).BREAKER_FAILURE_THRESHOLD).toBe(10);
+    expect(loadConfig({ BREAKER_FAILURE_THRESHOLD: '20' }).BREAKER_FAILURE_THRESHOLD).toBe(20);
+    expect(() => loadConfig({ BREAKER_FAILURE_THRESHOLD: '21' })).toThrow(/BREAKER_FAILURE_THRESHOLD/);
+    expect(() => loadConfig({ BREAKER_FAILURE_THRESHOLD: '0' })).toThrow(/BREAKER_FAILURE_THRESHOLD/);
+  });
+
   it('names each required variable that is missing', () => {
     expect(() => loadConfig({ PATCH_QUEUE_URL: 'q' }, ['PATCH_QUEUE_URL', 'STATE_TABLE_NAME'])).toThrow(
       /STATE_TABLE_NAME: required/,

@@ -256,6 +256,43 @@ describe('ClearTalk client against the sandbox', () => {
     expect(sleeps).toEqual([125, 250]);
   });
 
+  it('reports each failed attempt with its path, not answers or refusals', async () => {
+    sandbox.script({ status: 503 }, { status: 429, retryAfter: '0' }, { status: 404 });
+    const failed: string[] = [];
+    const { client } = createTestClient({ onFailedAttempt: ({ path }) => failed.push(path) });
+    const error = await client.updateContact('1', { tag: 'x' }, { idempotencyKey: 'j' }).catch((e) => e);
+    expect(error).toBeInstanceOf(ClearTalkPermanentError);
+    await client.getContact('1');
+    expect(apiRequests().map((r) => r.status)).toEqual([503, 429, 404, 200]);
+    expect(failed).toEqual(['/contacts/1', '/contacts/1']);
+  });
+
+  it('stops retrying with circuit-open when the retry gate closes, before or after the wait', async () => {
+    sandbox.script({ status: 503, times: 10 });
+    let open = true;
+    const { client, sleeps } = createTestClient({ maxAttempts: 6, retryGate: () => !open });
+    const first = await client.updateContact('1', { tag: 'x' }, { idempotencyKey: 'j1' }).catch((e) => e);
+    expect(first).toBeInstanceOf(ClearTalkRetryableError);
+    expect(first).toMatchObject({ code: 'circuit-open', retryable: true, status: 503 });
+    expect(apiRequests()).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+
+    // The gate closes during the wait: no second request.
+    open = false;
+    const { client: second, sleeps: waits } = createTestClient({
+      maxAttempts: 6,
+      retryGate: () => !open,
+      sleep: async (ms) => {
+        waits.push(ms);
+        open = true;
+      },
+    });
+    const error = await second.updateContact('1', { tag: 'x' }, { idempotencyKey: 'j2' }).catch((e) => e);
+    expect(error).toMatchObject({ code: 'circuit-open' });
+    expect(apiRequests()).toHaveLength(2);
+    expect(waits).toHaveLength(1);
+  });
+
   it('never sleeps past the deadline and stops with deadline-exceeded', async () => {
     let clock = 1_000_000;
     sandbox.script({ status: 503, retryAfter: '2', times: 10 });

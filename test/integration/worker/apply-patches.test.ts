@@ -1,5 +1,7 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
+import { createCircuitBreaker } from '../../../lib/jobs/circuit-breaker.js';
 import { redriveDeadLetters } from '../../../tools/dlq.js';
 import { importLinks, parseLinksCsv } from '../../../tools/links.js';
 import { buildJob, readDeadLetters, useWorkerHarness } from '../../helpers/worker-harness.js';
@@ -237,6 +239,36 @@ describe('apply-patches worker (moto + sandbox)', () => {
     await h.drain();
     expect(h.breaker.state()).toBe('closed');
     expect(h.sandbox.contacts().every((c) => c.firstName === 'Ada')).toBe(true);
+  });
+
+  it('stops calls already in flight once the breaker opens, at the worker defaults (8 in flight, 6 attempts)', async () => {
+    const h = await setup({ maxAttempts: 6, concurrency: 8 });
+    // The deployed defaults: BREAKER_FAILURE_THRESHOLD 10 (lib/config.ts), cooldown 30 s.
+    const breaker = createCircuitBreaker({ now: () => h.now() });
+    const worker = h.createWorker({
+      breaker,
+      // A real backoff (250 ms and up) outlasts a failed request to a server nearby, so the other
+      // records' first attempts fail meanwhile; modelled as: a retry waits until the breaker opens,
+      // for at most 300 ms of real time.
+      clearTalkSleep: async () => {
+        const until = Date.now() + 300;
+        while (breaker.state() === 'closed' && Date.now() < until) await delay(5);
+      },
+    });
+    const ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    h.sandbox.seed(ids.map((id) => ({ id })));
+    h.sandbox.setFaults({ rate503: 1 });
+    await h.send(...ids.map((id) => buildJob({ contactId: String(id) })));
+    const { records, response } = await h.runBatch({ worker });
+    expect(records).toHaveLength(10);
+    expect(response.batchItemFailures).toHaveLength(10);
+    expect(breaker.state()).toBe('open');
+    // The breaker opens on the 10th failed attempt: at most two attempts of each record in flight
+    // (16), the later ones already sent when it opened; the two records not started make none.
+    // Without the breaker's hooks in the client: 60 requests (measured), every attempt of 10 records.
+    expect(h.patchRequests().length).toBeGreaterThanOrEqual(10);
+    expect(h.patchRequests().length).toBeLessThanOrEqual(16);
+    expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
   });
 
   it('dead-letters a record that still fails on its last allowed receive as retries-exhausted', async () => {
