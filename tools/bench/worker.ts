@@ -184,6 +184,8 @@ interface Comparison {
    * sandbox child, per side.
    */
   cpuPerJob: Record<Side, { sender: number; senderUser: number; sandbox: number | undefined }>;
+  /** apply/raw of each round on its own (the spread shows how much the machine moved). */
+  roundRatios: number[];
 }
 
 // Set once the sandbox runs: its process id, for its CPU time per side.
@@ -203,7 +205,9 @@ async function compare(
   const senderUserCpu: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
   const sandboxCpu: Record<Side, number | undefined> = { raw: 0, client: 0, apply: 0 };
   const sandboxMs = () => (sandboxPid === undefined ? undefined : processCpuMs(sandboxPid));
+  const roundRatios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
+    const roundMs: Record<Side, number> = { raw: 0, client: 0, apply: 0 };
     // Rotate who goes first, so load drift on a shared machine hits every side alike.
     const order = sides.map((_, i) => sides[(i + round) % sides.length] as Side);
     for (const side of order) {
@@ -212,7 +216,8 @@ async function compare(
       const sandboxBefore = sandboxMs();
       const started = performance.now();
       await timed();
-      ms[side] += performance.now() - started;
+      roundMs[side] = performance.now() - started;
+      ms[side] += roundMs[side];
       const used = process.cpuUsage(cpu);
       senderCpu[side] += (used.user + used.system) / 1000;
       senderUserCpu[side] += used.user / 1000;
@@ -222,6 +227,7 @@ async function compare(
           ? undefined
           : sandboxCpu[side] + sandboxAfter - sandboxBefore;
     }
+    roundRatios.push(roundMs.raw / roundMs.apply);
   }
   const total = perRound * ROUNDS;
   const rate = (side: Side) => (total / ms[side]) * 1000;
@@ -239,6 +245,7 @@ async function compare(
     concurrency,
     perSecond: { raw: rate('raw'), client: rate('client'), apply: rate('apply') },
     cpuPerJob: { raw: cpu('raw'), client: cpu('client'), apply: cpu('apply') },
+    roundRatios,
   };
 }
 
@@ -259,6 +266,9 @@ function print(c: Comparison, target: string): void {
     const wall = 1e6 / c.perSecond[side];
     return `${side} ${sender.toFixed(0)} (user ${senderUser.toFixed(0)})${sandbox === undefined ? '' : ` + ${sandbox.toFixed(0)}`} (wall ${wall.toFixed(0)})`;
   };
+  process.stdout.write(
+    `${''.padEnd(18)} apply/raw by round (${c.jobs / c.roundRatios.length} jobs each): ${c.roundRatios.map((r) => r.toFixed(3)).join(' ')}\n`,
+  );
   process.stdout.write(
     `${''.padEnd(18)} CPU µs per job, sender (its user-space part)${sandboxPid === undefined ? '' : ' + sandbox'}: ${per('raw')}, ${per('client')}, ${per('apply')}\n`,
   );
