@@ -14,6 +14,12 @@ import { contactFieldsKey, ledgerKey } from './state-keys.js';
  * take turns across invocations. Taking it returns the versions (it replaces the plain read), the
  * versions write after a 2xx drops it, and every change of the lease bumps `revision`, so the
  * revision condition of the versions write is a compare-and-swap of the whole item.
+ *
+ * It also carries `unrecorded`: the jobs whose request may have changed the contact in ClearTalk
+ * but which have not recorded their versions (a 2xx whose versions write failed, an answer lost).
+ * Each entry is `<epoch ms>|<lease owner>|<jobId>`, one per attempt (the lease owner is unique per
+ * job attempt), added when such an attempt gives the lease back, removed when that job records. The worker puts the other jobs' entries into its Idempotency-Key (lib/jobs/apply.ts),
+ * so a redelivery does not replay its first answer after someone else may have written over it.
  */
 
 /** How long an applied jobId is remembered (DESIGN.md: 30 days). */
@@ -25,6 +31,36 @@ export interface ContactVersions {
   readonly fields: FieldVersions;
   /** The lease on the item when it was read, if any (live or expired). */
   readonly lease?: ContactLease;
+  /**
+   * Job attempts that may have changed the contact without recording it, as
+   * `<epoch ms>|<lease owner>|<jobId>`, sorted (see the module comment). Absent when there are none.
+   */
+  readonly unrecorded?: readonly string[];
+}
+
+/** How long an `unrecorded` entry is kept: SQS keeps a message (and a dead letter) at most 14 days. */
+export const UNRECORDED_KEEP_MS = 14 * 24 * 60 * 60 * 1000;
+
+/** The `unrecorded` entry of one job attempt (lease owners hold no `|`). */
+function unrecordedEntry(atMs: number, owner: string, jobId: string): string {
+  return `${atMs}|${owner}|${jobId}`;
+}
+
+/** The jobId of an `unrecorded` entry. */
+export function unrecordedJobId(entry: string): string {
+  return entry.slice(entry.indexOf('|', entry.indexOf('|') + 1) + 1);
+}
+
+/**
+ * The `unrecorded` entries a versions write of `jobId` keeps: everybody else's, younger than
+ * {@link UNRECORDED_KEEP_MS}.
+ */
+function keptUnrecorded(expected: ContactVersions, jobId: string, nowMs: number): string[] {
+  return (expected.unrecorded ?? []).filter(
+    (entry) =>
+      unrecordedJobId(entry) !== jobId &&
+      Number(entry.slice(0, entry.indexOf('|'))) > nowMs - UNRECORDED_KEEP_MS,
+  );
 }
 
 /** Who may work on a contact, and until when (epoch ms; it expires by itself). */
@@ -56,13 +92,18 @@ export interface StateStore {
    * and returns the versions read in the same request.
    */
   acquireContactLease(contactId: string, lease: ContactLease): Promise<LeaseAttempt>;
-  /** Drops the contact's lease if `owner` still holds it (a no-op otherwise). */
-  releaseContactLease(contactId: string, owner: string): Promise<void>;
+  /**
+   * Drops the contact's lease if `owner` still holds it (a no-op otherwise). With `unrecorded`,
+   * the jobId of a job whose request may have changed the contact although it recorded nothing,
+   * it adds that job to the contact's `unrecorded` entries in the same write.
+   */
+  releaseContactLease(contactId: string, owner: string, options?: { unrecorded?: string }): Promise<void>;
   /**
    * Records a job as applied: the contact's field versions (`job.versions` is the complete map
    * to store: {@link recordAppliedJob} merges), conditional on `expected.revision`, then the
    * ledger entry. The versions write drops the lease of `options.leaseOwner` (and is made even
-   * when no version changed, to release it) and keeps anybody else's.
+   * when no version changed, to release it) and keeps anybody else's; it drops the job's own
+   * `unrecorded` entries and keeps the others.
    * @throws {ConflictError} when another writer changed the contact's versions since `expected` was read
    */
   putApplied(job: AppliedJob, expected: ContactVersions, options?: PutAppliedOptions): Promise<void>;
@@ -128,10 +169,15 @@ function dependencyError(action: string, error: unknown): DependencyError {
  * Whether the versions item must be written: a version changed, or the write releases the
  * lease this job holds.
  */
-function mustWriteVersions(expected: ContactVersions, next: FieldVersions, leaseOwner?: string): boolean {
+function mustWriteVersions(
+  expected: ContactVersions,
+  job: AppliedJob,
+  leaseOwner: string | undefined,
+): boolean {
   return (
-    versionsChanged(expected.fields, next) ||
-    (leaseOwner !== undefined && expected.lease?.owner === leaseOwner)
+    versionsChanged(expected.fields, job.versions) ||
+    (leaseOwner !== undefined && expected.lease?.owner === leaseOwner) ||
+    (expected.unrecorded?.some((entry) => unrecordedJobId(entry) === job.jobId) ?? false)
   );
 }
 
@@ -145,13 +191,21 @@ type StoredContact = {
   fields?: Record<string, FieldVersion>;
   leaseOwner?: string;
   leaseUntil?: number;
+  /** A string set (lib-dynamodb reads it as a Set). */
+  unrecorded?: Set<string>;
 };
 
 function toContactVersions(item: StoredContact | undefined): ContactVersions {
-  const versions = { revision: item?.revision ?? 0, fields: item?.fields ?? {} };
-  return typeof item?.leaseOwner === 'string' && typeof item.leaseUntil === 'number'
-    ? { ...versions, lease: { owner: item.leaseOwner, untilMs: item.leaseUntil } }
-    : versions;
+  const versions: { revision: number; fields: FieldVersions; lease?: ContactLease; unrecorded?: string[] } = {
+    revision: item?.revision ?? 0,
+    fields: item?.fields ?? {},
+  };
+  if (typeof item?.leaseOwner === 'string' && typeof item.leaseUntil === 'number') {
+    versions.lease = { owner: item.leaseOwner, untilMs: item.leaseUntil };
+  }
+  if (item?.unrecorded instanceof Set && item.unrecorded.size > 0)
+    versions.unrecorded = [...item.unrecorded].sort();
+  return versions;
 }
 
 /**
@@ -226,16 +280,26 @@ export function createStateStore(options: {
       }
     },
 
-    async releaseContactLease(contactId, owner) {
+    async releaseContactLease(contactId, owner, releaseOptions = {}) {
+      const { unrecorded } = releaseOptions;
       try {
         await client.send(
           new UpdateCommand({
             TableName: tableName,
             Key: contactFieldsKey(contactId),
-            UpdateExpression: 'REMOVE leaseOwner, leaseUntil ADD #revision :one',
+            UpdateExpression:
+              unrecorded === undefined
+                ? 'REMOVE leaseOwner, leaseUntil ADD #revision :one'
+                : 'REMOVE leaseOwner, leaseUntil ADD #revision :one, unrecorded :entry',
             ConditionExpression: 'leaseOwner = :owner',
             ExpressionAttributeNames: { '#revision': 'revision' },
-            ExpressionAttributeValues: { ':owner': owner, ':one': 1 },
+            ExpressionAttributeValues: {
+              ':owner': owner,
+              ':one': 1,
+              ...(unrecorded === undefined
+                ? {}
+                : { ':entry': new Set([unrecordedEntry(now(), owner, unrecorded)]) }),
+            },
           }),
         );
       } catch (error) {
@@ -254,10 +318,12 @@ export function createStateStore(options: {
       // twice the write units, and moto serialises it badly under concurrent writers.)
       // A job whose versions changed nothing (all fields stale) writes only its ledger entry,
       // unless it holds the lease: then this write is what releases it.
-      if (mustWriteVersions(expected, job.versions, options.leaseOwner)) {
+      if (mustWriteVersions(expected, job, options.leaseOwner)) {
         // A Put replaces the whole item: it drops our lease and, through `keptLease`, keeps one
-        // taken by someone else (read at `expected.revision`; taking a lease bumps the revision).
+        // taken by someone else (read at `expected.revision`; taking a lease bumps the revision);
+        // likewise it drops our `unrecorded` entries and keeps the others'.
         const lease = keptLease(expected, options.leaseOwner);
+        const unrecorded = keptUnrecorded(expected, job.jobId, nowMs);
         try {
           await client.send(
             new PutCommand({
@@ -269,6 +335,7 @@ export function createStateStore(options: {
                 fields: job.versions,
                 updatedAt: appliedAt,
                 ...(lease ? { leaseOwner: lease.owner, leaseUntil: lease.untilMs } : {}),
+                ...(unrecorded.length > 0 ? { unrecorded: new Set(unrecorded) } : {}),
               },
               ...(expected.revision === 0
                 ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -337,26 +404,45 @@ export function createMemoryStateStore(
       const current = read(contactId);
       const held = current.lease;
       if (held && held.untilMs >= now() && held.owner !== lease.owner) return { acquired: false };
-      const versions = { revision: current.revision + 1, fields: current.fields, lease: { ...lease } };
+      const versions: ContactVersions = {
+        revision: current.revision + 1,
+        fields: current.fields,
+        lease: { ...lease },
+        ...(current.unrecorded ? { unrecorded: current.unrecorded } : {}),
+      };
       contacts.set(contactId, versions);
       return { acquired: true, versions };
     },
-    async releaseContactLease(contactId, owner) {
+    async releaseContactLease(contactId, owner, releaseOptions = {}) {
       const current = contacts.get(contactId);
       if (current?.lease?.owner !== owner) return;
-      contacts.set(contactId, { revision: current.revision + 1, fields: current.fields });
+      const entry =
+        releaseOptions.unrecorded === undefined
+          ? undefined
+          : unrecordedEntry(now(), owner, releaseOptions.unrecorded);
+      const unrecorded =
+        entry === undefined
+          ? current.unrecorded
+          : [...new Set([...(current.unrecorded ?? []), entry])].sort();
+      contacts.set(contactId, {
+        revision: current.revision + 1,
+        fields: current.fields,
+        ...(unrecorded ? { unrecorded } : {}),
+      });
     },
     async putApplied(job, expected, putOptions = {}) {
-      if (mustWriteVersions(expected, job.versions, putOptions.leaseOwner)) {
+      if (mustWriteVersions(expected, job, putOptions.leaseOwner)) {
         const current = contacts.get(job.contactId)?.revision ?? 0;
         if (current !== expected.revision) {
           throw new ConflictError(`contact ${job.contactId}: field versions changed while job was applied`);
         }
         const lease = keptLease(expected, putOptions.leaseOwner);
+        const unrecorded = keptUnrecorded(expected, job.jobId, now());
         contacts.set(job.contactId, {
           revision: current + 1,
           fields: { ...job.versions },
           ...(lease ? { lease } : {}),
+          ...(unrecorded.length > 0 ? { unrecorded } : {}),
         });
       }
       ledger.set(job.jobId, { contactId: job.contactId, source: job.source });

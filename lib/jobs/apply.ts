@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CreationClaims, LinkKeys, LinkStore } from '../aws/links.js';
-import { type ContactVersions, recordAppliedJob, type StateStore } from '../aws/state-store.js';
+import {
+  type ContactVersions,
+  recordAppliedJob,
+  type StateStore,
+  unrecordedJobId,
+} from '../aws/state-store.js';
 import { type ClearTalkClient, isIdempotencyKey } from '../cleartalk/client.js';
 import {
   ClearTalkAuthError,
@@ -199,8 +204,15 @@ function bodyDigest(body: unknown, basis?: string): string {
  * again, and the other job's older value would stay while the versions say ours. With the basis
  * in the key, the same body is replayed only while nobody recorded a change to its fields.
  */
-export function versionBasis(patch: ContactPatch, stored: FieldVersions): string {
-  let basis = '';
+export function versionBasis(
+  patch: ContactPatch,
+  stored: FieldVersions,
+  unrecorded: readonly string[] = [],
+): string {
+  // Other jobs that may have written to the contact without recording it: the same body is
+  // replayed only while that list is unchanged too (two unrecorded answers in a row, see
+  // lib/aws/state-store.ts).
+  let basis = unrecorded.length === 0 ? '' : `unrecorded:${unrecorded.join(',')}\n`;
   for (const field of Object.keys(patch)) {
     if (field === 'customField') {
       for (const key of Object.keys(patch.customField ?? {})) {
@@ -211,6 +223,11 @@ export function versionBasis(patch: ContactPatch, stored: FieldVersions): string
     }
   }
   return basis;
+}
+
+/** The contact's `unrecorded` entries of jobs other than `jobId` (sorted, as stored). */
+function othersUnrecorded(known: ContactVersions, jobId: string): readonly string[] {
+  return known.unrecorded?.filter((entry) => unrecordedJobId(entry) !== jobId) ?? [];
 }
 
 function basisLine(versionKey: string, stored: FieldVersions): string {
@@ -371,12 +388,16 @@ async function applyToContact(
       clearTalk: 'not-called',
     };
   }
+  const progress = { sent: false };
   try {
-    return await applyLeased(job, ref, deps, known, owner);
+    return await applyLeased(job, ref, deps, known, owner, progress);
   } catch (error) {
     // Every failure and dead-letter path gives the contact back at once (a success released it
-    // in the versions write).
-    await releaseLease(deps, contactId, owner);
+    // in the versions write). A PATCH that may have been applied (a 2xx whose recording failed,
+    // an answer that never came) leaves the job among the contact's `unrecorded` entries, which
+    // other jobs' Idempotency-Keys include (see versionBasis).
+    const unrecorded = progress.sent && !appliedNothing(error) ? job.jobId : undefined;
+    await releaseLease(deps, contactId, owner, unrecorded);
     throw error;
   }
 }
@@ -406,9 +427,18 @@ async function acquireLease(
 }
 
 /** Gives the lease back; a failure is left to the lease's expiry (the outcome stands). */
-async function releaseLease(deps: ApplyDeps, contactId: string, owner: string): Promise<void> {
+async function releaseLease(
+  deps: ApplyDeps,
+  contactId: string,
+  owner: string,
+  unrecorded?: string,
+): Promise<void> {
   try {
-    await deps.state.releaseContactLease(contactId, owner);
+    await deps.state.releaseContactLease(
+      contactId,
+      owner,
+      unrecorded === undefined ? undefined : { unrecorded },
+    );
   } catch {
     // The lease expires by itself at deadline + margin.
   }
@@ -420,6 +450,7 @@ async function applyLeased(
   deps: ApplyDeps,
   known: ContactVersions,
   owner: string,
+  progress: { sent: boolean },
 ): Promise<ApplyOutcome> {
   const { contactId } = ref;
   const plan = planPatch({
@@ -446,10 +477,11 @@ async function applyLeased(
     const current = await deps.clearTalk.getContact(contactId, { deadlineMs: deps.deadlineMs });
     patch = { ...patch, customField: mergeCustomFields(current.customField, patch.customField) };
   }
+  progress.sent = true;
   await deps.clearTalk.updateContact(contactId, patch, {
     idempotencyKey: idempotencyKeyFor(job.jobId, {
       body: patch,
-      basis: versionBasis(plan.patch, known.fields),
+      basis: versionBasis(plan.patch, known.fields, othersUnrecorded(known, job.jobId)),
     }),
     deadlineMs: deps.deadlineMs,
   });
@@ -501,7 +533,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
     });
     contactId = String(contact.id);
   } catch (error) {
-    if (createdNothing(error)) await releaseCreation(deps, job.match, claimOwner);
+    if (appliedNothing(error)) await releaseCreation(deps, job.match, claimOwner);
     else await holdCreation(deps, job.match, claimOwner);
     throw error;
   }
@@ -571,15 +603,17 @@ function busyCreating(job: PatchJob, ref: JobRef): ApplyOutcome {
 }
 
 /**
- * Whether a failed `POST /contacts` certainly created nothing: ClearTalk refused it (4xx, the key)
- * or it was never sent (the body failed validation). After anything else (a timeout, a 5xx, a 2xx
- * with an unreadable body) the contact may exist.
+ * Whether a failed `POST /contacts` certainly created nothing, or a failed PATCH certainly changed
+ * nothing: ClearTalk refused it (4xx, the key) or it was never sent (the body failed validation).
+ * After anything else (a timeout, a 5xx, a 2xx with an unreadable body, a 2xx whose recording
+ * failed) the contact may exist, or have changed.
  */
-function createdNothing(error: unknown): boolean {
+function appliedNothing(error: unknown): boolean {
   return (
     error instanceof ClearTalkPermanentError ||
     error instanceof ClearTalkAuthError ||
-    error instanceof ValidationError
+    error instanceof ValidationError ||
+    error instanceof InvalidContactIdError
   );
 }
 

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createStateStore, recordAppliedJob } from '../../../lib/aws/state-store.js';
+import {
+  createMemoryStateStore,
+  createStateStore,
+  recordAppliedJob,
+  type StateStore,
+  UNRECORDED_KEEP_MS,
+} from '../../../lib/aws/state-store.js';
 import { ConflictError } from '../../../lib/errors.js';
 import { provisionStack } from '../../../tools/provision.js';
 
@@ -114,5 +120,56 @@ describe('state store on DynamoDB (moto)', () => {
       fields: { a: v('2026-11-26T10:00:00.000Z', 'h', 'c') },
     });
     expect(await store.isApplied(`c-${contactId}`)).toBe(true);
+  });
+});
+
+describe.each([
+  ['DynamoDB (moto)', (now: () => number): StateStore => createStateStore({ client, tableName, now })],
+  ['memory', (now: () => number): StateStore => createMemoryStateStore({ now })],
+])('unrecorded job attempts on a contact, %s', (_name, createStore) => {
+  it('keeps each attempt that may have changed the contact until its job records, for 14 days at most', async () => {
+    let clock = Date.parse('2026-11-27T00:00:00Z');
+    const store = createStore(() => clock);
+    const contactId = String(Math.floor(Math.random() * 1e9) + 1);
+    const take = async (owner: string) => {
+      const attempt = await store.acquireContactLease(contactId, { owner, untilMs: clock + 60_000 });
+      if (!attempt.acquired) throw new Error('lease not taken');
+      return attempt.versions;
+    };
+    const a1 = `${clock}|o1|job:a`;
+    expect((await take('o1')).unrecorded).toBeUndefined();
+    await store.releaseContactLease(contactId, 'o1', { unrecorded: 'job:a' });
+    clock += 1;
+    const b2 = `${clock}|o2|job:b`;
+    expect((await take('o2')).unrecorded).toEqual([a1]);
+    await store.releaseContactLease(contactId, 'o2', { unrecorded: 'job:b' });
+    // A release without an entry keeps the others.
+    await take('o3');
+    await store.releaseContactLease(contactId, 'o3');
+    // job:a again: a second attempt of the same job is an entry of its own.
+    clock += 1;
+    const a4 = `${clock}|o4|job:a`;
+    expect((await take('o4')).unrecorded).toEqual([a1, b2]);
+    await store.releaseContactLease(contactId, 'o4', { unrecorded: 'job:a' });
+    // job:a records: its entries go, job:b's stays.
+    const known = await take('o5');
+    expect(known.unrecorded).toEqual([a1, b2, a4]);
+    await recordAppliedJob(
+      store,
+      { jobId: 'job:a', contactId, source: 's', versions: known.fields },
+      { known, leaseOwner: 'o5' },
+    );
+    const after = await store.getFieldVersions(contactId);
+    expect(after.unrecorded).toEqual([b2]);
+    expect(after.lease).toBeUndefined();
+    // Past SQS's 14-day retention, job:b cannot come back: the next write drops its entry.
+    clock += UNRECORDED_KEEP_MS;
+    const late = await take('o6');
+    await recordAppliedJob(
+      store,
+      { jobId: 'job:c', contactId, source: 's', versions: late.fields },
+      { known: late, leaseOwner: 'o6' },
+    );
+    expect((await store.getFieldVersions(contactId)).unrecorded).toBeUndefined();
   });
 });

@@ -172,6 +172,40 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
     expect(h.sandbox.contact(1)?.customField).toEqual({ other: 'kept', plan: 'pro' });
   });
 
+  it('re-applies a change whose recording failed when an older change of another group also went unrecorded', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
+    await linkContact(h);
+    const { byId: newer, byKey: older } = twoGroups(
+      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
+      { patch: { firstName: 'Older' }, occurredAt: OLDER },
+    );
+
+    // Both 2xx answers go unrecorded: the newer change's, then the older one's.
+    expect(await deliver(h, invocation(h, failingFirstRecord), newer)).toBe('handed-back');
+    expect(await deliver(h, invocation(h, failingFirstRecord), older)).toBe('handed-back');
+    expect(h.sandbox.contact(1)?.firstName).toBe('Older');
+    const versions = await createStateStore({
+      client: h.doc,
+      tableName: h.stack.STATE_TABLE_NAME,
+    }).getFieldVersions('1');
+    expect(versions.fields).toEqual({});
+    expect(new Set(versions.unrecorded?.map((entry) => entry.split('|')[2]))).toEqual(
+      new Set([newer.jobId, older.jobId]),
+    );
+    // The newer change comes back first. The versions are as at its first attempt, so only the
+    // older change's unrecorded attempt tells it that its first answer is no longer what ClearTalk
+    // holds: it must send again, not replay.
+    expect(await deliver(h, invocation(h), newer, 2)).toBe('done');
+    expect(h.sandbox.contact(1)?.firstName).toBe('Newer');
+    // The older change's redelivery finds firstName stale.
+    expect(await deliver(h, invocation(h), older, 2)).toBe('done');
+    expect(h.sandbox.contact(1)?.firstName).toBe('Newer');
+    const [first, , third] = h.patchRequests();
+    expect(third?.idempotencyKey).not.toBe(first?.idempotencyKey);
+    expect(h.patchRequests()).toHaveLength(3);
+  });
+
   it('replays the same request when nothing changed the contact between a failed recording and the redelivery', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1, firstName: 'Original' }]);

@@ -528,9 +528,9 @@ describe('applyPatchJob: the contact lease', () => {
     const state = createMemoryStateStore({ now: () => clock });
     const releases: string[] = [];
     const realRelease = state.releaseContactLease;
-    state.releaseContactLease = async (contactId, owner) => {
+    state.releaseContactLease = async (contactId, owner, options) => {
       releases.push(owner);
-      return realRelease(contactId, owner);
+      return realRelease(contactId, owner, options);
     };
     let owners = 0;
     const deps: ApplyDeps = {
@@ -680,6 +680,29 @@ describe('applyPatchJob: the contact lease', () => {
     // owner-1 (503), owner-2 (404), owner-4 (duplicate), owner-5 (recording failed); owner-3 released by its write.
     expect(releases).toEqual(['owner-1', 'owner-2', 'owner-4', 'owner-5']);
     for (const id of ['7', '404']) expect((await state.getFieldVersions(id)).lease).toBeUndefined();
+    // The attempts whose PATCH may have changed the contact unrecorded: r's first (503s: unknown)
+    // went when r recorded; p's (2xx, recording failed) stays. The 404 changed nothing.
+    expect((await state.getFieldVersions('7')).unrecorded).toEqual([`${NOW}|owner-5|p`]);
+    expect((await state.getFieldVersions('404')).unrecorded).toBeUndefined();
+  });
+
+  it('marks an attempt unrecorded only when its PATCH may have changed the contact', async () => {
+    const { clearTalk, state, deps } = leased();
+    clearTalk.seed(7);
+    // The custom-field merge's GET fails: no PATCH was sent.
+    clearTalk.failWith(new ClearTalkRetryableError('503', { code: 'retries-exhausted', status: 503 }));
+    expect(await applyPatchJob(job({ jobId: 'g', patch: { customField: { a: 1 } } }), deps)).toMatchObject({
+      kind: 'retry',
+    });
+    expect(clearTalk.calls.map((c) => c.method)).toEqual(['GET']);
+    // ClearTalk refused the PATCH (422): nothing changed.
+    clearTalk.failWith(new ClearTalkPermanentError('422', { code: 'rejected', status: 422 }));
+    expect(await applyPatchJob(job({ jobId: 'x' }), deps)).toMatchObject({ kind: 'dead-letter' });
+    expect((await state.getFieldVersions('7')).unrecorded).toBeUndefined();
+    // A 2xx whose body was not a contact: it may have been applied.
+    clearTalk.failWith(new ClearTalkInvalidResponseError('not a contact', { status: 200 }));
+    expect(await applyPatchJob(job({ jobId: 'i' }), deps)).toMatchObject({ kind: 'dead-letter' });
+    expect((await state.getFieldVersions('7')).unrecorded).toEqual([`${NOW}|owner-3|i`]);
   });
 
   it('releases the lease when the ledger read fails, and reports a retry', async () => {
