@@ -1,5 +1,6 @@
 import type { SQSBatchItemFailure, SQSRecord } from 'aws-lambda';
 import type { DeadLetterReason } from '../aws/sqs.js';
+import { RETRYABLE_CODES } from '../cleartalk/errors.js';
 import { type ApplyOutcome, DEAD_LETTER_REASONS } from './apply.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 
@@ -36,7 +37,8 @@ export interface FifoBatchDeps {
   readonly concurrency: number;
   /**
    * MAX_RECEIVE_COUNT: a retryable failure on this receive (or later) dead-letters the record
-   * itself with `retries-exhausted`; the redrive (`maxReceiveCount` = this + 1) is the backstop.
+   * itself with `retries-exhausted` (a call the open breaker stopped: only after this receive,
+   * like a record not attempted); the redrive (`maxReceiveCount` = this + 1) is the backstop.
    */
   readonly maxReceiveCount: number;
   /** Absolute epoch ms after which no record is started. */
@@ -168,10 +170,14 @@ export async function processFifoBatch(
           clearTalk: 'not-called',
         };
       }
+      // A call the open breaker stopped: the client counted its failed attempts already, and
+      // counting it again would reopen a half-open breaker whose trial is another record's.
+      const stopped = outcome.kind === 'retry' && outcome.code === RETRYABLE_CODES.circuitOpen;
       if (outcome.clearTalk === 'answered') deps.breaker.recordSuccess();
       // Keyed by the contact (as the client's failed attempts are: circuit-breaker.ts breakerKey).
-      else if (outcome.clearTalk === 'failed') deps.breaker.recordFailure(outcome.job.contactId ?? groupId);
-      else deps.breaker.recordNeutral();
+      else if (outcome.clearTalk === 'failed') {
+        if (!stopped) deps.breaker.recordFailure(outcome.job.contactId ?? groupId);
+      } else deps.breaker.recordNeutral();
 
       let done: boolean;
       if (outcome.kind === 'dead-letter') {
@@ -182,7 +188,9 @@ export async function processFifoBatch(
         };
         done = await deadLetter(record, groupId, outcome, reason);
       } else if (outcome.kind === 'retry') {
-        if (receiveCountOf(record) >= deps.maxReceiveCount) {
+        // A record whose retries the open breaker cut short is handed back like one not started:
+        // dead-lettered only on the redrive's last delivery.
+        if (receiveCountOf(record) >= deps.maxReceiveCount + (stopped ? 1 : 0)) {
           const reason: DeadLetterReason = {
             errorReason: DEAD_LETTER_REASONS.retriesExhausted,
             errorMessage: `${outcome.code}: ${outcome.message}`,

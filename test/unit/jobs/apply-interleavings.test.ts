@@ -22,12 +22,22 @@ function replayingClearTalk(contact: Contact) {
   let current = contact;
   const answers = new Map<string, { body: string; answer: Contact }>();
   let loseNextAnswer = false;
+  let failNext: 'none' | 'unapplied' | 'get' = 'none';
   const client: Pick<ClearTalkClient, 'updateContact' | 'getContact' | 'createContact'> = {
     async getContact() {
+      if (failNext === 'get') {
+        failNext = 'none';
+        throw new ClearTalkRetryableError('GET answered 503', { code: 'retries-exhausted', status: 503 });
+      }
       return current;
     },
     async updateContact(_id, patch: ContactPatch, options) {
       const body = canonicalJson(patch);
+      if (failNext === 'unapplied') {
+        // A 503 that changed nothing (the job cannot tell it from one that did).
+        failNext = 'none';
+        throw new ClearTalkRetryableError('PATCH answered 503', { code: 'retries-exhausted', status: 503 });
+      }
       const known = answers.get(options.idempotencyKey);
       if (known) {
         if (known.body !== body) throw new ClearTalkPermanentError('422', { code: 'rejected', status: 422 });
@@ -51,9 +61,13 @@ function replayingClearTalk(contact: Contact) {
     loseNextAnswer: () => {
       loseNextAnswer = true;
     },
+    failNext: (what: 'unapplied' | 'get') => {
+      failNext = what;
+    },
     /** Ends a fault the job did not use (it made no request): it must not hit the next job. */
     clearFault: () => {
       loseNextAnswer = false;
+      failNext = 'none';
     },
   };
 }
@@ -108,22 +122,47 @@ describe('applyPatchJob across groups with unrecorded 2xx answers (property)', (
     await fc.assert(
       fc.asyncProperty(
         jobsArb,
-        fc.array(fc.tuple(fc.nat(), fc.constantFrom('none', 'record-fails', 'answer-lost')), {
-          minLength: 40,
-          maxLength: 40,
-        }),
+        fc.array(
+          fc.tuple(
+            fc.nat(),
+            fc.constantFrom(
+              'none',
+              'record-fails',
+              'answer-lost',
+              'ledger-fails',
+              'unapplied-503',
+              'get-fails',
+            ),
+          ),
+          {
+            minLength: 40,
+            maxLength: 40,
+          },
+        ),
         async (specs, schedule) => {
           const clearTalk = replayingClearTalk(buildContact({ id: 7, customField: { z: 'kept' } }));
           const memory = createMemoryStateStore();
           let failRecord = false;
+          let failLedger = false;
+          // Jobs whose versions were written but whose ledger write failed (until they record again).
+          const noLedger = new Set<string>();
           const state: StateStore = {
             ...memory,
+            async isApplied(jobId) {
+              return !noLedger.has(jobId) && memory.isApplied(jobId);
+            },
             async putApplied(job, expected, options) {
               if (failRecord) {
                 failRecord = false;
                 throw new DependencyError('dynamodb', 'state store: field versions write failed');
               }
-              return memory.putApplied(job, expected, options);
+              await memory.putApplied(job, expected, options);
+              if (failLedger) {
+                failLedger = false;
+                noLedger.add(job.jobId);
+                throw new DependencyError('dynamodb', 'state store: ledger write failed');
+              }
+              noLedger.delete(job.jobId);
             },
           };
           const links = createMemoryLinkStore();
@@ -147,8 +186,12 @@ describe('applyPatchJob across groups with unrecorded 2xx answers (property)', (
             const mayFault = step <= schedule.length;
             if (mayFault && fault === 'record-fails') failRecord = true;
             if (mayFault && fault === 'answer-lost') clearTalk.loseNextAnswer();
+            if (mayFault && fault === 'ledger-fails') failLedger = true;
+            if (mayFault && fault === 'unapplied-503') clearTalk.failNext('unapplied');
+            if (mayFault && fault === 'get-fails') clearTalk.failNext('get');
             const outcome = await applyPatchJob(job.body, deps);
             failRecord = false;
+            failLedger = false;
             clearTalk.clearFault();
             if (outcome.kind === 'retry') continue;
             expect(outcome.kind).not.toBe('dead-letter');
@@ -164,7 +207,7 @@ describe('applyPatchJob across groups with unrecorded 2xx answers (property)', (
           expect(fieldValue(clearTalk.contact(), 'customField.z')).toBe('kept');
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.INTERLEAVINGS_RUNS ?? 300) },
     );
   });
 });

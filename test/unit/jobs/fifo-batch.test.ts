@@ -32,6 +32,17 @@ const notFound: ApplyOutcome = {
   clearTalk: 'answered',
 };
 
+/** A call the client stopped retrying because the breaker was open (its attempts were counted). */
+const circuitOpen: ApplyOutcome = {
+  kind: 'retry',
+  job: { contactId: '9' },
+  code: 'circuit-open',
+  status: 503,
+  message: 'PATCH /contacts/9: not retried after 1 attempt(s), the circuit breaker is open',
+  error: new Error('circuit-open'),
+  clearTalk: 'failed',
+};
+
 /** Records whose body names the outcome the fake apply returns: `ok`, `retry`, `dead`. */
 function record(groupId: string, body: 'ok' | 'retry' | 'dead', receiveCount = 1): SQSRecord {
   return buildSqsRecord({ groupId, body, receiveCount });
@@ -201,5 +212,60 @@ describe('processFifoBatch', () => {
     const r = record('a', 'ok');
     const result = await processFifoBatch([r], deps);
     expect(failures(result)).toEqual([r.messageId]);
+  });
+
+  it('hands back a record whose retries the open breaker stopped on its MAX_RECEIVE_COUNT-th receive, like one not started', async () => {
+    const { deps, deadLetters } = setup({ apply: async () => circuitOpen });
+    const fifth = record('a', 'retry', 5);
+    const result = await processFifoBatch([fifth], deps);
+    expect(deadLetters).toEqual([]);
+    expect(failures(result)).toEqual([fifth.messageId]);
+  });
+
+  it('dead-letters a record the open breaker stopped on the redrive’s last delivery', async () => {
+    const { deps, deadLetters } = setup({ apply: async () => circuitOpen });
+    const sixth = record('a', 'retry', 6);
+    const result = await processFifoBatch([sixth], deps);
+    expect(failures(result)).toEqual([]);
+    expect(deadLetters.map((d) => d.reason.errorReason)).toEqual(['retries-exhausted']);
+  });
+
+  it('does not reopen a half-open breaker when a call already in flight comes back circuit-open during the trial', async () => {
+    let clock = 0;
+    const breaker = createCircuitBreaker({ failureThreshold: 3, cooldownMs: 1_000, now: () => clock });
+    let trialStarted!: () => void;
+    const started = new Promise<void>((resolve) => {
+      trialStarted = resolve;
+    });
+    let inFlightDone!: () => void;
+    const done = new Promise<void>((resolve) => {
+      inFlightDone = resolve;
+    });
+    let stateSeenByTrial: string | undefined;
+    const inFlight = record('x', 'retry');
+    const trial = record('t', 'ok');
+    const { deps } = setup({
+      breaker,
+      now: () => clock,
+      apply: async (r) => {
+        if (r === inFlight) {
+          // Started while closed; meanwhile an outage opens the breaker and the cooldown passes.
+          for (const contact of ['1', '2', '3']) breaker.recordFailure(contact);
+          clock += 1_000;
+          await started;
+          return circuitOpen;
+        }
+        trialStarted();
+        await done;
+        stateSeenByTrial = breaker.state();
+        return ok;
+      },
+      onResult: (result) => {
+        if (result.record === inFlight) inFlightDone();
+      },
+    });
+    await processFifoBatch([inFlight, trial], deps);
+    expect(stateSeenByTrial).toBe('half-open');
+    expect(breaker.state()).toBe('closed');
   });
 });
