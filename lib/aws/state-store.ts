@@ -18,8 +18,9 @@ import { contactFieldsKey, ledgerKey } from './state-keys.js';
  * It also carries `unrecorded`: the jobs whose request may have changed the contact in ClearTalk
  * but which have not recorded their versions (a 2xx whose versions write failed, an answer lost).
  * Each entry is `<epoch ms>|<lease owner>|<jobId>`, one per attempt (the lease owner is unique per
- * job attempt), added when such an attempt gives the lease back, removed when that job records. The worker puts the other jobs' entries into its Idempotency-Key (lib/jobs/apply.ts),
- * so a redelivery does not replay its first answer after someone else may have written over it.
+ * job attempt), added when such an attempt gives the lease back, removed when that job records.
+ * The worker puts the other jobs' entries into its Idempotency-Key (lib/jobs/apply.ts), so a
+ * redelivery does not replay its first answer after someone else may have written over it.
  */
 
 /** How long an applied jobId is remembered (DESIGN.md: 30 days). */
@@ -166,8 +167,8 @@ function dependencyError(action: string, error: unknown): DependencyError {
 }
 
 /**
- * Whether the versions item must be written: a version changed, or the write releases the
- * lease this job holds.
+ * Whether the versions item must be written: a version changed, the write releases the lease
+ * this job holds, or it drops the job's own `unrecorded` entries.
  */
 function mustWriteVersions(
   expected: ContactVersions,

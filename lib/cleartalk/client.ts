@@ -104,11 +104,13 @@ export interface ClearTalkClient {
 
 const DEFAULT_USER_AGENT = `cleartalk-contact-sync/${PACKAGE_VERSION}`;
 // Printable ASCII only: Node refuses other header bytes, and a jobId is at most 1024 chars.
-const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
+// Checked with the length apart: a counted repetition (`{0,1023}`) made this regular expression
+// cost several times more per request (it runs twice per PATCH).
+const IDEMPOTENCY_KEY = /^[\x21-\x7e][\x20-\x7e]*$/;
 
 /** Whether `key` can be sent as `Idempotency-Key` (1-1024 printable ASCII characters). */
 export function isIdempotencyKey(key: string): boolean {
-  return IDEMPOTENCY_KEY.test(key);
+  return key.length <= 1024 && IDEMPOTENCY_KEY.test(key);
 }
 // A short machine token from an error body (`{"error":"invalid_email"}`) is safe to repeat;
 // free text is not, since a server may echo the submitted values back.

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
+import { createClearTalkClient, isIdempotencyKey } from '../../../lib/cleartalk/client.js';
 import { InvalidContactIdError } from '../../../lib/cleartalk/errors.js';
 import type { ContactPatch } from '../../../lib/cleartalk/schemas.js';
 import { ValidationError } from '../../../lib/errors.js';
@@ -50,5 +50,16 @@ describe('createClearTalkClient input checks', () => {
       });
     }
     expect(getApiKey).not.toHaveBeenCalled();
+  });
+});
+
+describe('isIdempotencyKey', () => {
+  it('takes 1-1024 printable ASCII characters that do not start with a space', () => {
+    for (const key of ['a', 'job:1#0123456789abcdef', 'a b', '~'.repeat(1024)]) {
+      expect(isIdempotencyKey(key)).toBe(true);
+    }
+    for (const key of ['', ' a', 'a\tb', 'a\x7f', 'é', 'a'.repeat(1025)]) {
+      expect(isIdempotencyKey(key)).toBe(false);
+    }
   });
 });
