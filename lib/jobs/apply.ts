@@ -136,6 +136,13 @@ export interface ContactLeaseOptions {
   readonly newOwner?: () => string;
 }
 
+/**
+ * How far ahead of the worker's clock a job's `occurredAt` may be. A change cannot happen in the
+ * future: a later `occurredAt` is a producer's clock or a bug, and applying it would make every
+ * real change of its fields stale until that time (DESIGN.md step 4). Clock skew is seconds.
+ */
+export const MAX_OCCURRED_AHEAD_MS = 24 * 60 * 60 * 1000;
+
 const LEASE_WAIT_MS = 3_000;
 const LEASE_MARGIN_MS = 10_000;
 
@@ -311,6 +318,16 @@ export async function applyPatchJob(body: string, deps: ApplyDeps): Promise<Appl
     source: job.source,
     ...(job.contactId ? { contactId: job.contactId } : {}),
   };
+  const aheadMs = Date.parse(job.occurredAt) - (deps.lease?.now ?? Date.now)();
+  if (aheadMs > MAX_OCCURRED_AHEAD_MS) {
+    return {
+      kind: 'dead-letter',
+      job: ref,
+      reason: DEAD_LETTER_REASONS.invalidJob,
+      message: `occurredAt ${job.occurredAt} is ${Math.round(aheadMs / 3_600_000)} h ahead of the worker's clock (at most 24 h is accepted); fix the producer's clock, then redrive`,
+      clearTalk: 'not-called',
+    };
+  }
   try {
     let contactId = job.contactId;
     if (contactId === undefined) {

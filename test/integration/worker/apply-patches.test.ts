@@ -73,6 +73,21 @@ describe('apply-patches worker (moto + sandbox)', () => {
     expect(letters[0]?.attributes.errorMessage).toMatch(/404/);
   });
 
+  it('dead-letters a job dated more than a day ahead as invalid-job with the reason, and sends nothing', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    const job = buildJob({ occurredAt: new Date(h.now() + 30 * 24 * 3_600_000).toISOString() });
+    await h.send(job);
+    const { response } = await h.runBatch();
+    expect(response.batchItemFailures).toEqual([]);
+    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
+    expect(letters).toHaveLength(1);
+    expect(JSON.parse(letters[0]?.body ?? '{}')).toEqual(job);
+    expect(letters[0]?.attributes).toMatchObject({ errorReason: 'invalid-job' });
+    expect(letters[0]?.attributes.errorMessage).toMatch(/720 h ahead of the worker's clock/);
+    expect(h.patchRequests()).toEqual([]);
+  });
+
   it('applies once after two 503s, with the same Idempotency-Key on every attempt', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1 }]);

@@ -156,6 +156,23 @@ describe('applyPatchJob', () => {
     expect(outcome.kind === 'dead-letter' && outcome.message).toMatch(/occurredAt/);
   });
 
+  it('dead-letters a job whose occurredAt is more than 24 h ahead of the clock as invalid-job, without a request', async () => {
+    const { clearTalk, state, deps } = setup();
+    clearTalk.seed(7);
+    const now = Date.parse('2026-11-27T00:00:00Z');
+    const clocked: ApplyDeps = { ...deps, lease: { now: () => now } };
+    const ahead = (hours: number) => new Date(now + hours * 3_600_000).toISOString();
+    const outcome = await applyPatchJob(job({ jobId: 'f', occurredAt: ahead(25) }), clocked);
+    expect(outcome).toMatchObject({ kind: 'dead-letter', reason: 'invalid-job', clearTalk: 'not-called' });
+    expect(outcome.kind === 'dead-letter' && outcome.message).toMatch(/occurredAt .* 25 h ahead/);
+    expect(clearTalk.calls).toEqual([]);
+    expect(await state.isApplied('f')).toBe(false);
+    // Within the day (clock skew, a producer a little ahead): applied.
+    expect(await applyPatchJob(job({ jobId: 'g', occurredAt: ahead(23) }), clocked)).toMatchObject({
+      kind: 'applied',
+    });
+  });
+
   it('resolves a match through the links, and dead-letters an unknown one as unresolved-contact', async () => {
     const { clearTalk, links, deps } = setup();
     clearTalk.seed(9);
