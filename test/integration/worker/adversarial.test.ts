@@ -134,15 +134,25 @@ function twoGroups(
   };
 }
 
+/**
+ * Contact 1 (firstName 'Original', linked to EXTERNAL_KEY), and two changes of its firstName: the
+ * newer one by its id, the older one by its external key.
+ */
+async function newerByIdOlderByKey(
+  h: WorkerHarness,
+): Promise<{ byId: PatchJob; byKey: Omit<PatchJob, 'contactId'> }> {
+  h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
+  await linkContact(h);
+  return twoGroups(
+    { patch: { firstName: 'Newer' }, occurredAt: NEWER },
+    { patch: { firstName: 'Older' }, occurredAt: OLDER },
+  );
+}
+
 describe('worker under adversarial interleavings (moto + sandbox)', () => {
   it('re-applies a change whose recording failed after an older change from another group landed in between', async () => {
     const h = await setup();
-    h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
-    await linkContact(h);
-    const { byId: newer, byKey: older } = twoGroups(
-      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
-      { patch: { firstName: 'Older' }, occurredAt: OLDER },
-    );
+    const { byId: newer, byKey: older } = await newerByIdOlderByKey(h);
 
     // Invocation A: ClearTalk takes the newer change, then the versions write fails: handed back.
     expect(await deliver(h, invocation(h, failingFirstRecord), newer)).toBe('handed-back');
@@ -174,12 +184,7 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
 
   it('re-applies a change whose recording failed when an older change of another group also went unrecorded', async () => {
     const h = await setup();
-    h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
-    await linkContact(h);
-    const { byId: newer, byKey: older } = twoGroups(
-      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
-      { patch: { firstName: 'Older' }, occurredAt: OLDER },
-    );
+    const { byId: newer, byKey: older } = await newerByIdOlderByKey(h);
 
     // Both 2xx answers go unrecorded: the newer change's, then the older one's.
     expect(await deliver(h, invocation(h, failingFirstRecord), newer)).toBe('handed-back');
@@ -219,12 +224,7 @@ describe('worker under adversarial interleavings (moto + sandbox)', () => {
 
   it('re-applies a change whose answer timed out (ClearTalk applied it) after an older change from another group landed', async () => {
     const h = await setup();
-    h.sandbox.seed([{ id: 1, firstName: 'Original' }]);
-    await linkContact(h);
-    const { byId: newer, byKey: older } = twoGroups(
-      { patch: { firstName: 'Newer' }, occurredAt: NEWER },
-      { patch: { firstName: 'Older' }, occurredAt: OLDER },
-    );
+    const { byId: newer, byKey: older } = await newerByIdOlderByKey(h);
     // The sandbox applies the PATCH and answers after the client gave up: the outcome is unknown.
     h.sandbox.script({ method: 'PATCH', path: '/contacts/1', delayMs: 300 });
     expect(await deliver(h, invocation(h, undefined, { timeoutMs: 100, maxAttempts: 1 }), newer)).toBe(

@@ -2,12 +2,34 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createLinkStore } from '../../../lib/aws/links.js';
 import { createCircuitBreaker } from '../../../lib/jobs/circuit-breaker.js';
+import type { PatchJob } from '../../../lib/jobs/patch-job.js';
 import { redriveDeadLetters } from '../../../tools/dlq.js';
 import { importLinks, parseLinksCsv } from '../../../tools/links.js';
-import { buildJob, readDeadLetters, useWorkerHarness } from '../../helpers/worker-harness.js';
+import {
+  buildJob,
+  readDeadLetters,
+  useWorkerHarness,
+  type WorkerHarness,
+} from '../../helpers/worker-harness.js';
 
 // The worker against moto (SQS FIFO, DynamoDB, Secrets Manager) and the ClearTalk sandbox over HTTP.
 const setup = useWorkerHarness();
+
+/**
+ * Sends `job`, runs one batch that acknowledges it, and returns its one dead letter, whose body is
+ * the job as sent.
+ */
+async function sendAndReadOneDeadLetter(h: WorkerHarness, job: PatchJob) {
+  await h.send(job);
+  const { response } = await h.runBatch();
+  expect(response.batchItemFailures).toEqual([]);
+  const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
+  expect(letters).toHaveLength(1);
+  const [letter] = letters;
+  if (!letter) throw new Error('no dead letter');
+  expect(JSON.parse(letter.body)).toEqual(job);
+  return letter;
+}
 
 describe('apply-patches worker (moto + sandbox)', () => {
   it('applies a duplicate jobId once', async () => {
@@ -63,28 +85,18 @@ describe('apply-patches worker (moto + sandbox)', () => {
   it('dead-letters a 404 with its reason attributes and acknowledges it', async () => {
     const h = await setup();
     const job = buildJob({ contactId: '404404' });
-    await h.send(job);
-    const { response } = await h.runBatch();
-    expect(response.batchItemFailures).toEqual([]);
-    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
-    expect(letters).toHaveLength(1);
-    expect(JSON.parse(letters[0]?.body ?? '{}')).toEqual(job);
-    expect(letters[0]?.attributes).toMatchObject({ errorReason: 'contact-not-found', errorStatus: '404' });
-    expect(letters[0]?.attributes.errorMessage).toMatch(/404/);
+    const letter = await sendAndReadOneDeadLetter(h, job);
+    expect(letter.attributes).toMatchObject({ errorReason: 'contact-not-found', errorStatus: '404' });
+    expect(letter.attributes.errorMessage).toMatch(/404/);
   });
 
   it('dead-letters a job dated more than a day ahead as invalid-job with the reason, and sends nothing', async () => {
     const h = await setup();
     h.sandbox.seed([{ id: 1 }]);
     const job = buildJob({ occurredAt: new Date(h.now() + 30 * 24 * 3_600_000).toISOString() });
-    await h.send(job);
-    const { response } = await h.runBatch();
-    expect(response.batchItemFailures).toEqual([]);
-    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
-    expect(letters).toHaveLength(1);
-    expect(JSON.parse(letters[0]?.body ?? '{}')).toEqual(job);
-    expect(letters[0]?.attributes).toMatchObject({ errorReason: 'invalid-job' });
-    expect(letters[0]?.attributes.errorMessage).toMatch(/720 h ahead of the worker's clock/);
+    const letter = await sendAndReadOneDeadLetter(h, job);
+    expect(letter.attributes).toMatchObject({ errorReason: 'invalid-job' });
+    expect(letter.attributes.errorMessage).toMatch(/720 h ahead of the worker's clock/);
     expect(h.patchRequests()).toEqual([]);
   });
 
