@@ -324,7 +324,7 @@ export async function applyPatchJob(body: string, deps: ApplyDeps): Promise<Appl
       kind: 'dead-letter',
       job: ref,
       reason: DEAD_LETTER_REASONS.invalidJob,
-      message: `occurredAt ${job.occurredAt} is ${Math.round(aheadMs / 3_600_000)} h ahead of the worker's clock (at most 24 h is accepted); fix the producer's clock, then redrive`,
+      message: `occurredAt ${job.occurredAt} is ${Math.round(aheadMs / 3_600_000)} h ahead of the worker's clock (at most 24 h is accepted); correct the producer's clock and send the change again (a redrive resends this body unchanged)`,
       clearTalk: 'not-called',
     };
   }
