@@ -1,4 +1,5 @@
 import { ConfigError, describeIssues } from './errors.js';
+import { BREAKER_WINDOW } from './jobs/circuit-breaker.js';
 import * as z from './zod.js';
 
 /**
@@ -66,9 +67,10 @@ export const ConfigSchema = z.object({
   MAX_RECEIVE_COUNT: positiveInt(5),
   /**
    * Failed ClearTalk attempts among its last 20 outcomes (90% of them at least, of 3 contacts or
-   * more) that open the worker's circuit breaker (lib/jobs/circuit-breaker.ts); at most 20.
+   * more) that open the worker's circuit breaker (lib/jobs/circuit-breaker.ts); at most the 20
+   * outcomes the breaker looks at.
    */
-  BREAKER_FAILURE_THRESHOLD: z._default(positiveIntBase.check(z.maximum(20)), 10),
+  BREAKER_FAILURE_THRESHOLD: z._default(positiveIntBase.check(z.maximum(BREAKER_WINDOW)), 10),
   /** How long the worker's circuit breaker stays open before one trial request. */
   BREAKER_COOLDOWN_MS: positiveInt(30_000),
   /** Longest wait for a contact another worker invocation holds before handing the record back. */

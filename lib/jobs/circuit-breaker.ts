@@ -60,8 +60,8 @@ export function breakerKey(path: string): string {
 
 /**
  * The ClearTalk client options that tie it to the breaker: every failed attempt counts (not only
- * a record whose retries ran out: with 8 records in flight and 6 attempts each, an outage would
- * otherwise cost ~48 requests before the breaker opens), and once it is open, calls in flight stop
+ * a record whose retries ran out: with 8 records in flight and 6 attempts each, an outage cost a
+ * 10-record batch 60 requests before the breaker opened), and once it is open, calls in flight stop
  * retrying, so their records are handed back at once.
  */
 export function clientHooksFor(breaker: CircuitBreaker): {
