@@ -19,6 +19,8 @@
  *
  * Options: --jobs 10000 --concurrency 16 --rounds 4 --warmup 2000 --dynamo-jobs 1000 --skip-dynamo --skip-memory
  *          --skip-worker-concurrency
+ *          --spin <µs> (calibration: one more comparison whose third side is the client plus a busy-wait
+ *                       of that many µs per job in place of the apply layer: pure CPU of a known size)
  *          --json <file> (the figures for npm run bench)
  * Jobs carry no customField: a customField job adds a GET (the merge), which the raw loop would not make.
  * Each round's inputs are made before its clock starts (see {@link Runner}): the SQS message bodies
@@ -66,6 +68,7 @@ const { values: args } = parseArgs({
     'skip-dynamo': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
     'skip-worker-concurrency': { type: 'boolean', default: false },
+    spin: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -174,6 +177,31 @@ function createClientRunner(url: string, run: string, concurrency = CONCURRENCY)
     return () =>
       runPool(count, concurrency, async (index) => {
         const { contactId, jobId, patch } = inputs[index] as ReturnType<typeof change>;
+        await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
+      });
+  };
+}
+
+/**
+ * Calibration (`--spin`): the client plus a busy-wait of `micros` per job, before the request as
+ * the apply layer's own work mostly is. Shows what pure CPU of a known size costs inside the
+ * comparison, to set beside what the apply layer adds there.
+ */
+function createSpinRunner(url: string, run: string, micros: number): Runner {
+  const clearTalk = createClearTalkClient({
+    baseUrl: url,
+    getApiKey: async () => API_KEY,
+    userAgent: USER_AGENT,
+  });
+  return (round, count) => {
+    const inputs = changes('spin', round, count, run);
+    return () =>
+      runPool(count, CONCURRENCY, async (index) => {
+        const { contactId, jobId, patch } = inputs[index] as ReturnType<typeof change>;
+        const until = performance.now() + micros / 1000;
+        while (performance.now() < until) {
+          // busy-wait: CPU of a known size, no memory touched
+        }
         await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
       });
   };
@@ -464,6 +492,16 @@ async function main(): Promise<void> {
         baseline: `added to the sender inside the comparison: ${added.toFixed(1)} µs/job (apply minus client)`,
         target: 'reported',
       });
+      if (args.spin !== undefined) {
+        const micros = Number(args.spin);
+        const spin = await compare(`client + ${micros} µs spin`, JOBS, {
+          raw: createRawRunner(sandbox.url, `${run}s`),
+          client: createClientRunner(sandbox.url, `${run}s`),
+          apply: createSpinRunner(sandbox.url, `${run}s`, micros),
+        });
+        // The "apply" columns of this line are the spin side.
+        print(spin, `calibration: client + ${micros} µs busy-wait per job in the apply column`);
+      }
       if (!args['skip-worker-concurrency'] && WORKER_CONCURRENCY !== CONCURRENCY) {
         // The same comparison at the concurrency the deployed worker runs (reported, not the target).
         const atWorker = await compare(
