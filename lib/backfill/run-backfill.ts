@@ -118,12 +118,19 @@ export async function runBackfill(
   definitions.sort((a, b) => (a.updatedAt ?? '').localeCompare(b.updatedAt ?? ''));
   const sources: ScopeSummary[] = [];
   let budget = request?.maxRecords;
+  // The longest page cycle of any scope so far: the next scope's first page needs it in reserve too.
+  const pageCycle = { longestMs: 0 };
   for (const definition of definitions) {
     if (budget !== undefined && budget <= 0) {
       sources.push(notStarted(definition, 'maxRecords'));
       continue;
     }
-    if (deadline.remainingMs() <= 0 || sources.some((s) => s.stoppedBy === 'deadline')) {
+    const remainingMs = deadline.remainingMs();
+    if (
+      remainingMs <= 0 ||
+      remainingMs < pageCycle.longestMs ||
+      sources.some((s) => s.stoppedBy === 'deadline')
+    ) {
       sources.push(notStarted(definition, 'deadline'));
       continue;
     }
@@ -134,6 +141,7 @@ export async function runBackfill(
       deadline,
       now: deps.now,
       maxRecords: budget,
+      pageCycle,
       ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
     });
     if (budget !== undefined) budget -= summary.recordsSeen;

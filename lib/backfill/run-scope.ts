@@ -66,6 +66,12 @@ export interface RunScopeContext {
   /** @default 3 */
   readonly sampleSize?: number;
   readonly onProgress?: (progress: ScopeProgress) => void;
+  /**
+   * The longest page cycle of the run so far, shared by its scopes (read and updated here): a
+   * scope's first page needs the same reserve as its later ones, or a scope started just before
+   * the deadline finishes its page after it.
+   */
+  readonly pageCycle?: { longestMs: number };
 }
 
 /** The summary of a scope before its first page: nothing read, checkpoint as stored. */
@@ -115,7 +121,7 @@ export async function runScope<State>(
   const sampleSize = context.sampleSize ?? 3;
   let revision = definition.stored?.revision;
   let expectedTotal: number | undefined;
-  let longestCycleMs = 0;
+  let longestCycleMs = context.pageCycle?.longestMs ?? 0;
   const startedAt = context.now();
   let cycleStart = startedAt;
   try {
@@ -154,6 +160,7 @@ export async function runScope<State>(
       });
       const now = context.now();
       longestCycleMs = Math.max(longestCycleMs, now - cycleStart);
+      if (context.pageCycle) context.pageCycle.longestMs = longestCycleMs;
       cycleStart = now;
       if (page.last) break;
       if (context.maxRecords !== undefined && summary.recordsSeen >= context.maxRecords) {

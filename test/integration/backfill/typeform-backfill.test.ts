@@ -297,6 +297,39 @@ describe('Typeform backfill over HTTP against the stand-in and moto', () => {
     expect(windows).toEqual(new Set(['undefined..2026-11-26T12:00:00']));
   });
 
+  it('does not start the next form when less time is left than the run’s longest page cycle', async () => {
+    const clock = createFakeClock(START);
+    const standin = await startTypeformApiStandin({
+      token: TOKEN,
+      forms: { formA: { count: 5 }, formB: { count: 5 } },
+      newestAt: START - HOUR,
+      now: clock.now,
+    });
+    running.push(standin);
+    const stack = await provisionTestStack();
+    const { deps, store } = buildDeps({
+      env: {
+        ...stack,
+        TYPEFORM_API_TOKEN_SECRET_ID: await createTestSecret(TOKEN),
+        TYPEFORM_API_BASE_URL: standin.url,
+      },
+      clock,
+      mapping: { typeform: { forms: { formA: { backfill: true }, formB: { backfill: true } } } },
+      // Putting a page's jobs on the queue takes 10 s (a full page is 100 SendMessageBatch calls).
+      onEnqueue: () => clock.advance(10_000),
+    });
+    const deadlineAt = START + 15_000;
+    const summary = await runBackfill({ kind: 'schedule' }, deps, { deadlineAt });
+    // formA's one page took 10 s; 5 s are left, so formB's page (which would end 5 s past the
+    // deadline, when Lambda may already have stopped the function) is not started.
+    expect(summary.sources.map((s) => [s.scope, s.pagesRead, s.done, s.stoppedBy])).toEqual([
+      ['formA', 1, true, undefined],
+      ['formB', 0, false, 'deadline'],
+    ]);
+    expect(clock.now()).toBeLessThanOrEqual(deadlineAt);
+    expect(await store.get(CHECKPOINT_SOURCES.typeform, 'formB')).toBeUndefined();
+  });
+
   it('re-reads only the 30-minute overlap on the next run, which catches a response the API listed late', async () => {
     const { standin, deps, enqueued, clock } = await setup({
       count: 40,

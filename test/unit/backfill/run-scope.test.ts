@@ -161,6 +161,36 @@ describe('runScope', () => {
     expect(writes).toHaveLength(2);
   });
 
+  it('keeps the run’s longest page cycle (from earlier scopes) in reserve, and reports its own', async () => {
+    let t = 0;
+    const now = () => t;
+    const pageCycle = { longestMs: 5_000 };
+    const { ctx } = context({
+      now,
+      deadline: createDeadline({ deadlineAt: 8_000, now, sleep: async () => {} }),
+      enqueue: async () => {
+        t += 1_000;
+      },
+      pageCycle,
+    });
+    // Each page takes 1 s, but an earlier scope's took 5 s: after the fourth page 4 s are left,
+    // less than that, so no fifth page starts (with only its own 1 s cycle it would read eight).
+    const summary = await runScope(definition(pagesOf(10, 4)), ctx);
+    expect(summary).toMatchObject({ stoppedBy: 'deadline', done: false, pagesRead: 4 });
+    expect(t).toBeLessThanOrEqual(8_000);
+
+    const slow = context({
+      now,
+      deadline: createDeadline({ deadlineAt: Number.POSITIVE_INFINITY, now, sleep: async () => {} }),
+      enqueue: async () => {
+        t += 7_000;
+      },
+      pageCycle,
+    });
+    await runScope(definition(pagesOf(1, 4)), slow.ctx);
+    expect(pageCycle.longestMs).toBe(7_000);
+  });
+
   it('stops at maxRecords, and counts a maxRecords stop on the last page as done', async () => {
     const early = context({ maxRecords: 8 });
     expect(await runScope(definition(pagesOf(3, 4)), early.ctx)).toMatchObject({
