@@ -209,13 +209,18 @@ export async function* readShopifyCustomers(options: ReadShopifyOptions): AsyncG
         await options.sleep(Math.max(wait, 50));
         continue;
       }
-      if (codes.includes('MAX_COST_EXCEEDED') && cost?.requestedQueryCost && first > 1) {
+      if (codes.includes('MAX_COST_EXCEEDED') && first > 1) {
         // One query may cost at most `maxCost` (1000 today) whatever the bucket holds: shrink the
-        // page to fit and ask again.
-        const reported = errors.find((e) => e.extensions?.code === 'MAX_COST_EXCEEDED')?.extensions?.maxCost;
-        const maxCost = typeof reported === 'number' ? reported : SHOPIFY_SINGLE_QUERY_MAX_COST;
-        const perNode = cost.requestedQueryCost / first;
-        pageSize = Math.max(1, Math.min(first - 1, Math.floor((maxCost - 2) / perNode)));
+        // page to fit and ask again. The requested cost is read from the response's extensions,
+        // else from the error's own `cost`; with neither, the page is halved.
+        const refused = errors.find((e) => e.extensions?.code === 'MAX_COST_EXCEEDED')?.extensions;
+        const maxCost =
+          typeof refused?.maxCost === 'number' ? refused.maxCost : SHOPIFY_SINGLE_QUERY_MAX_COST;
+        const requested =
+          cost?.requestedQueryCost ?? (typeof refused?.cost === 'number' ? refused.cost : undefined);
+        pageSize = requested
+          ? Math.max(1, Math.min(first - 1, Math.floor((maxCost - 2) / (requested / first))))
+          : Math.max(1, Math.floor(first / 2));
         break;
       }
       if (codes.includes('ACCESS_DENIED')) {

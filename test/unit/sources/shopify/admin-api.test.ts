@@ -168,6 +168,24 @@ describe('readShopifyCustomers', () => {
     expect(calls.map((c) => c.body.variables.first)).toEqual([250, 199]);
   });
 
+  it('shrinks the page from the error’s own cost when the response carries no cost extensions, and halves it with neither', async () => {
+    const refused = (extensions: Record<string, unknown>) => ({
+      status: 200,
+      body: {
+        errors: [
+          { message: 'Query cost is too high', extensions: { code: 'MAX_COST_EXCEEDED', ...extensions } },
+        ],
+      },
+    });
+    const { fetch, calls } = scripted([refused({ cost: 1252, maxCost: 1000 }), page([1], false)]);
+    await collect(readShopifyCustomers(options(fetch).options));
+    expect(calls.map((c) => c.body.variables.first)).toEqual([250, 199]);
+
+    const halving = scripted([refused({}), refused({}), page([1], false)]);
+    await collect(readShopifyCustomers(options(halving.fetch).options));
+    expect(halving.calls.map((c) => c.body.variables.first)).toEqual([250, 125, 62]);
+  });
+
   it('reports a refused token as configuration', async () => {
     const { fetch } = scripted([
       { status: 401, body: { errors: '[API] Invalid API key or access token' } },
