@@ -39,7 +39,7 @@ import type { Contact } from '../lib/cleartalk/schemas.js';
 import { loadConfig } from '../lib/config.js';
 import { ConfigError, SyncError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/hash.js';
-import { parsePatchJob } from '../lib/jobs/apply.js';
+import { MAX_OCCURRED_AHEAD_MS, parsePatchJob } from '../lib/jobs/apply.js';
 import { contactKey, type PatchJob } from '../lib/jobs/patch-job.js';
 import { planPatch } from '../lib/jobs/plan-patch.js';
 import { loadMappingConfig, sourcePolicy } from '../lib/sources/mapping-config.js';
@@ -254,10 +254,20 @@ export function createRedrivePreview(deps: {
   /** The mapping configuration's worker policy per source. @default create nothing */
   policy?: (source: string) => { createIfUnresolved: boolean };
   showValues?: boolean;
+  /** @default Date.now */
+  now?: () => number;
 }): (job: PatchJob) => Promise<string[]> {
   const show = (value: unknown) =>
     value === undefined || value === null ? '(unset)' : JSON.stringify(value);
+  const now = deps.now ?? Date.now;
   return async (job) => {
+    // The worker's first check after parsing: such a job is dead-lettered again, nothing applied.
+    const aheadMs = Date.parse(job.occurredAt) - now();
+    if (aheadMs > MAX_OCCURRED_AHEAD_MS) {
+      return [
+        `invalid: occurredAt is ${Math.round(aheadMs / 3_600_000)} h ahead of the clock (the worker accepts at most ${MAX_OCCURRED_AHEAD_MS / 3_600_000} h); it would be dead-lettered again (invalid-job)`,
+      ];
+    }
     if (await deps.state.isApplied(job.jobId))
       return ['duplicate: this jobId was applied already; the worker skips it'];
     const contactId = job.contactId ?? (job.match ? await deps.links.resolve(job.match) : undefined);

@@ -4,8 +4,10 @@
  *
  * The CSV has a header row with `contact_id` and at least one of `email`, `external_key`,
  * `phone`; a row needs a contact id and at least one non-empty key. Bad rows are reported by
- * line number (never by value) and skipped; the rest is imported. Uses STATE_TABLE_NAME and
- * DEFAULT_PHONE_REGION, and the AWS SDK's own settings (AWS_ENDPOINT_URL, AWS_REGION).
+ * line number (never by value) and skipped, and so is every row of a key that the file links to
+ * two different contact ids (rows are written in parallel: which link won would be chance); the
+ * rest is imported. Uses STATE_TABLE_NAME and DEFAULT_PHONE_REGION, and the AWS SDK's own
+ * settings (AWS_ENDPOINT_URL, AWS_REGION).
  * Exit codes: 0 every row imported, 1 some rows bad or not written (or the file, the header or
  * the configuration is wrong), 2 bad usage.
  */
@@ -13,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { parse } from 'csv-parse/sync';
+import { CsvError, parse } from 'csv-parse/sync';
 import { createLinkStore, type LinkKeys, type LinkStore } from '../lib/aws/links.js';
 import { isContactId } from '../lib/cleartalk/schemas.js';
 import { loadConfig } from '../lib/config.js';
@@ -41,17 +43,24 @@ export interface BadRow {
  */
 export function parseLinksCsv(text: string, defaultPhoneRegion: string): { rows: LinkRow[]; bad: BadRow[] } {
   let header: string[] = [];
-  const records = parse(text, {
-    columns: (names: string[]) => {
-      header = names.map((name) => name.trim().toLowerCase());
-      return header;
-    },
-    skip_empty_lines: true,
-    trim: true,
-    bom: true,
-    relax_column_count: true,
-    info: true,
-  }) as Array<{ record: Record<string, string | undefined>; info: { lines: number } }>;
+  let records: Array<{ record: Record<string, string | undefined>; info: { lines: number } }>;
+  try {
+    records = parse(text, {
+      columns: (names: string[]) => {
+        header = names.map((name) => name.trim().toLowerCase());
+        return header;
+      },
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      relax_column_count: true,
+      info: true,
+    });
+  } catch (error) {
+    // csv-parse's own message quotes the field it choked on (an email, a phone): line and code only.
+    if (!(error instanceof CsvError)) throw error;
+    throw new ConfigError([`the file is not valid CSV at line ${error.lines} (${error.code})`]);
+  }
   const problems: string[] = [];
   if (!header.includes('contact_id')) problems.push('the header needs a contact_id column');
   if (!LINK_COLUMNS.some((column) => header.includes(column))) {
@@ -84,7 +93,43 @@ export function parseLinksCsv(text: string, defaultPhoneRegion: string): { rows:
     if (rowProblems.length > 0) bad.push({ line, problem: rowProblems.join('; ') });
     else rows.push({ line, contactId, keys });
   }
-  return { rows, bad };
+  return refuseConflicts(rows, bad);
+}
+
+const KEY_COLUMNS = { externalKey: 'external_key', email: 'email', phone: 'phone' } as const;
+
+/**
+ * Moves to `bad` every row whose key (as normalised) another row links to a different contact id:
+ * the rows are written in parallel, so which link would win is chance (pure).
+ */
+function refuseConflicts(
+  rows: readonly LinkRow[],
+  bad: readonly BadRow[],
+): { rows: LinkRow[]; bad: BadRow[] } {
+  const owners = new Map<string, Array<{ contactId: string; line: number }>>();
+  const keysOf = (row: LinkRow) =>
+    (Object.keys(KEY_COLUMNS) as Array<keyof typeof KEY_COLUMNS>)
+      .filter((name) => row.keys[name] !== undefined)
+      .map((name) => ({ column: KEY_COLUMNS[name], id: `${name}\n${row.keys[name]}` }));
+  for (const row of rows) {
+    for (const { id } of keysOf(row)) {
+      const list = owners.get(id) ?? [];
+      if (!list.some((owner) => owner.contactId === row.contactId)) list.push(row);
+      owners.set(id, list);
+    }
+  }
+  const kept: LinkRow[] = [];
+  const refused: BadRow[] = [...bad];
+  for (const row of rows) {
+    const problems = keysOf(row).flatMap(({ column, id }) => {
+      const other = owners.get(id)?.find((owner) => owner.contactId !== row.contactId);
+      return other ? [`${column} is linked to another contact_id on line ${other.line}`] : [];
+    });
+    if (problems.length > 0) refused.push({ line: row.line, problem: problems.join('; ') });
+    else kept.push(row);
+  }
+  refused.sort((a, b) => a.line - b.line);
+  return { rows: kept, bad: refused };
 }
 
 /** Writes the rows' links, `concurrency` at a time; a failed write is reported as a bad row. */

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../tools/build/package.js';
 import { LOCAL_DEFAULTS } from '../../tools/local/defaults.js';
@@ -236,4 +237,26 @@ describe('npm start with CLEARTALK_BASE_URL (a real ClearTalk account)', () => {
     expect(patch.status).toBe(200);
     expect(clearTalk.contact(123)?.firstName).toBe('Zoë');
   }, 90_000);
+});
+
+describe('npm start with MAX_RECEIVE_COUNT', () => {
+  let tuned: StackProcess | undefined;
+  const prefix = `smoke-mrc-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    tuned = await startStackProcess({ MAX_RECEIVE_COUNT: '9', LOCAL_STACK_PREFIX: prefix });
+  }, 150_000);
+
+  afterAll(() => stopStackProcess(tuned));
+
+  it("keeps the queue's redrive one receive after the worker's, as the deploy does", async () => {
+    // With the default 6 the queue would move a record to the DLQ, without a reason, before the
+    // worker's 9th receive could dead-letter it as retries-exhausted.
+    const sqs = new SQSClient({});
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `${prefix}-patches.fifo` }));
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['RedrivePolicy'] }),
+    );
+    expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 10 });
+  });
 });

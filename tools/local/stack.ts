@@ -11,7 +11,8 @@
  * CLEARTALK_BASE_URL + LOCAL_CLEARTALK_API_KEY (drive a real ClearTalk account instead of the
  * sandbox), and for tooling: LOCAL_MOTO_ENDPOINT (use a running moto instead of starting one),
  * LOCAL_STACK_PREFIX (resource-name prefix, default `local`), LOCAL_RETRY_VISIBILITY_SECONDS
- * (how soon a failed record comes back, default 10; Lambda waits the queue's visibility timeout).
+ * (how soon a failed record comes back, default 10; Lambda waits the queue's visibility timeout),
+ * and MAX_RECEIVE_COUNT (default 5; the queue's redrive is one more, as deployed).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,8 +113,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     Object.assign(process.env, localAwsEnv(awsEndpoint));
 
-    // 2. The queue, dead-letter queue and table, from infra/resources.yml.
-    const stack = await provisionStack({ prefix, log });
+    // 2. The queue, dead-letter queue and table, from infra/resources.yml. The queue's redrive is
+    // one receive after the worker's own dead-lettering, as in the deploy (infra/variables.cjs).
+    const maxReceiveCount = positiveInt(env, 'MAX_RECEIVE_COUNT', 5);
+    if (maxReceiveCount < 1) throw new Error('MAX_RECEIVE_COUNT must be a positive integer');
+    const stack = await provisionStack({ prefix, log, redriveMaxReceiveCount: maxReceiveCount + 1 });
     const sqs = new SQSClient({});
     const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 
@@ -153,7 +157,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...stack,
       ...secretIds,
       CLEARTALK_BASE_URL: clearTalkBaseUrl,
-      MAX_RECEIVE_COUNT: env.MAX_RECEIVE_COUNT?.trim() || '5',
+      MAX_RECEIVE_COUNT: String(maxReceiveCount),
       POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL?.trim() || 'INFO',
     };
     Object.assign(process.env, environment);

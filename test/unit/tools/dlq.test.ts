@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Contact } from '../../../lib/cleartalk/schemas.js';
 import type { PatchJob } from '../../../lib/jobs/patch-job.js';
 import {
   createRedrivePreview,
@@ -150,5 +151,25 @@ describe('redrive --dry-run of an unresolved job', () => {
         'unresolved: no link for this match yet; it would be dead-lettered again (npm run links -- import)',
       ]);
     }
+  });
+});
+
+describe('redrive --dry-run of a job dated in the future', () => {
+  const contactJob: PatchJob = { ...job, contactId: '7', occurredAt: '2026-11-28T12:00:00Z' };
+  const deps = {
+    clearTalk: { getContact: async () => ({ id: 7, firstName: 'Bob' }) as unknown as Contact },
+    state: { isApplied: async () => false, getFieldVersions: async () => ({ revision: 0, fields: {} }) },
+    links: { resolve: async () => undefined },
+  };
+
+  it('says the worker would dead-letter it again when occurredAt is over 24 h ahead, as the worker does', async () => {
+    const at = (iso: string) => () => Date.parse(iso);
+    const ahead = createRedrivePreview({ ...deps, now: at('2026-11-27T10:00:00Z') });
+    expect(await ahead(contactJob)).toEqual([
+      'invalid: occurredAt is 26 h ahead of the clock (the worker accepts at most 24 h); it would be dead-lettered again (invalid-job)',
+    ]);
+    // 23 h ahead is accepted: the usual diff.
+    const within = createRedrivePreview({ ...deps, now: at('2026-11-27T13:00:00Z') });
+    expect((await within(contactJob))[0]).toBe('contact 7');
   });
 });

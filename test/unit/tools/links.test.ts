@@ -31,6 +31,51 @@ describe('parseLinksCsv', () => {
     expect(JSON.stringify(bad)).not.toContain('not-an-email');
   });
 
+  it('reports a malformed file by line number and problem, never by the value around it', () => {
+    for (const text of [
+      'contact_id,email\n1,a@b.co\n2,jane.doe@example.com"x\n',
+      'contact_id,email\n1,a@b.co\n2,"jane.doe@example.com"x\n',
+      'contact_id,email\n1,a@b.co\n2,"jane.doe@example.com\n',
+    ]) {
+      let thrown: unknown;
+      try {
+        parseLinksCsv(text, 'US');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      const problems = (thrown as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/line 3/);
+      expect(`${problems} ${(thrown as Error).message}`).not.toContain('jane');
+    }
+  });
+
+  it('refuses every row of a key that the file links to two contacts, in any spelling', () => {
+    const csv = [
+      'contact_id,email,phone,external_key',
+      '1,Ada@Example.com,,',
+      '2,,(202) 555-0143,',
+      '3, ada@example.COM ,,',
+      '4,,+1 202 555 0143,',
+      '5,bob@example.com,,shop:c:9',
+      '5,bob@example.com,,',
+      '6,,,shop:c:9',
+    ].join('\n');
+    const { rows, bad } = parseLinksCsv(csv, 'US');
+    expect(rows).toEqual([{ line: 7, contactId: '5', keys: { email: 'bob@example.com' } }]);
+    expect(bad.map((row) => row.line)).toEqual([2, 3, 4, 5, 6, 8]);
+    expect(bad.find((row) => row.line === 4)?.problem).toBe(
+      'email is linked to another contact_id on line 2',
+    );
+    expect(bad.find((row) => row.line === 2)?.problem).toBe(
+      'email is linked to another contact_id on line 4',
+    );
+    expect(bad.find((row) => row.line === 8)?.problem).toBe(
+      'external_key is linked to another contact_id on line 6',
+    );
+    expect(JSON.stringify(bad)).not.toMatch(/ada|bob|555|shop:c/i);
+  });
+
   it('refuses a file without contact_id or any key column', () => {
     expect(() => parseLinksCsv('id,email\n1,a@b.co\n', 'US')).toThrow(ConfigError);
     expect(() => parseLinksCsv('contact_id,name\n1,Ada\n', 'US')).toThrow(
@@ -45,7 +90,7 @@ describe('importLinks', () => {
     const failing = {
       putLinks: async (contactId: string, keys: { email?: string | undefined }) => {
         if (contactId === '2') throw new Error('throttled');
-        await store.putLinks(contactId, keys);
+        return store.putLinks(contactId, keys);
       },
     };
     const result = await importLinks(
