@@ -31,7 +31,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createLinkStore, type LinkStore } from '../lib/aws/links.js';
+import { createLinkStore, type LinkStore, redactedAfter } from '../lib/aws/links.js';
 import { createSecretCache } from '../lib/aws/secrets.js';
 import { createStateStore, type StateStore } from '../lib/aws/state-store.js';
 import { type ClearTalkClient, createClearTalkClient } from '../lib/cleartalk/client.js';
@@ -250,7 +250,7 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
 export function createRedrivePreview(deps: {
   clearTalk: Pick<ClearTalkClient, 'getContact'>;
   state: Pick<StateStore, 'isApplied' | 'getFieldVersions'>;
-  links: Pick<LinkStore, 'resolve'>;
+  links: Pick<LinkStore, 'resolve' | 'redactedAt'>;
   /** The mapping configuration's worker policy per source. @default create nothing */
   policy?: (source: string) => { createIfUnresolved: boolean };
   showValues?: boolean;
@@ -272,6 +272,12 @@ export function createRedrivePreview(deps: {
       return ['duplicate: this jobId was applied already; the worker skips it'];
     const contactId = job.contactId ?? (job.match ? await deps.links.resolve(job.match) : undefined);
     if (contactId === undefined) {
+      // As the worker: a change from before its customer was redacted is skipped, not retried.
+      if (job.match && redactedAfter(await deps.links.redactedAt(job.match), job.occurredAt)) {
+        return [
+          'redacted: the customer was redacted after this change; the worker skips it (no request, no link, no dead letter)',
+        ];
+      }
       if (deps.policy?.(job.source).createIfUnresolved && job.match) {
         const fields = Object.keys(job.patch).join(', ');
         return [

@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { canonicalInstant } from '../calendar.js';
 import { DependencyError } from '../errors.js';
 import { isConditionFailure } from './conditions.js';
 import {
@@ -6,7 +7,10 @@ import {
   type CreationClaim,
   type CreationClaims,
   type LinkItem,
+  NOT_REDACTED_SINCE,
   orderedLinkKeys,
+  REDACT_KEEP_SECONDS,
+  redactedAfter,
 } from './links.js';
 import type { ItemKey } from './state-keys.js';
 
@@ -17,10 +21,17 @@ import type { ItemKey } from './state-keys.js';
  * claims, so this lives apart from the link store the webhook functions bundle.
  */
 
-/** How long an abandoned claim-only item stays before DynamoDB's TTL removes it. */
-const CLAIM_ITEM_TTL_SECONDS = 24 * 60 * 60;
+/**
+ * How long a claim-only item stays after its last claim before DynamoDB's TTL removes it. A claim
+ * may sit on a redact tombstone (a change made after the redact creates the contact), so it is
+ * the tombstone's own span: a claim never shortens a tombstone. The claim's life is `claimUntil`.
+ */
+const CLAIM_ITEM_TTL_SECONDS = REDACT_KEEP_SECONDS;
 
 type Doc = Pick<DynamoDBDocumentClient, 'send'>;
+
+// linkKey's answer for a key whose link was removed after the change (not a contact id: those are digits).
+const REDACTED = 'redacted';
 
 function fail(action: string, error: unknown): never {
   throw new DependencyError(
@@ -43,24 +54,33 @@ export function createCreationClaims(options: {
   const { client, tableName } = options;
   const now = options.now ?? Date.now;
 
-  /** Claims one key: 'claimed', 'busy' (another owner's live claim), or the contact it links to. */
+  /**
+   * Claims one key: 'claimed', 'busy' (another owner's live claim, or a redact after the change:
+   * the redelivery finds the tombstone and skips the job), or the contact it links to.
+   */
   async function claimKey(
     key: ItemKey,
     claim: CreationClaim,
   ): Promise<'claimed' | 'busy' | { linked: string }> {
+    const nowMs = now();
     try {
       await client.send(
         new UpdateCommand({
           TableName: tableName,
           Key: key,
           UpdateExpression: 'SET claimOwner = :owner, claimUntil = :until, expiresAt = :expires',
-          ConditionExpression:
-            'attribute_not_exists(contactId) AND (attribute_not_exists(claimOwner) OR claimUntil < :now OR claimOwner = :owner)',
+          ConditionExpression: `attribute_not_exists(contactId) AND (attribute_not_exists(claimOwner) OR claimUntil < :now OR claimOwner = :owner)${claim.occurredAt === undefined ? '' : ` AND ${NOT_REDACTED_SINCE}`}`,
           ExpressionAttributeValues: {
             ':owner': claim.owner,
             ':until': claim.untilMs,
-            ':now': now(),
-            ':expires': Math.ceil(claim.untilMs / 1000) + CLAIM_ITEM_TTL_SECONDS,
+            ':now': nowMs,
+            ':expires': Math.ceil(Math.max(claim.untilMs, nowMs) / 1000) + CLAIM_ITEM_TTL_SECONDS,
+            ...(claim.occurredAt === undefined
+              ? {}
+              : {
+                  ':occurredAt': canonicalInstant(claim.occurredAt),
+                  ':nowSeconds': Math.floor(nowMs / 1000),
+                }),
           },
         }),
       );
@@ -68,7 +88,7 @@ export function createCreationClaims(options: {
     } catch (error) {
       if (!isConditionFailure(error)) fail('claim', error);
     }
-    // Refused: linked by now, or claimed by another job.
+    // Refused: linked by now, claimed by another job, or redacted since the change.
     try {
       const out = await client.send(
         new GetCommand({
@@ -102,48 +122,64 @@ export function createCreationClaims(options: {
   }
 
   /**
-   * Writes one link of a created contact unless the key links to another contact by now.
-   * @returns undefined when written, else the contact the key links to
+   * Writes one link of a created contact unless the key links to another contact by now, or its
+   * link was removed after the change (a redact while the contact was being created).
+   * @returns undefined when written, 'redacted', or the contact the key links to
    */
-  async function linkKey(item: LinkItem): Promise<string | undefined> {
+  async function linkKey(item: LinkItem, occurredAt: string | undefined): Promise<string | undefined> {
     // A few rounds: a link that was refused and has gone again by the time it is read is retried.
     for (let round = 1; ; round++) {
+      const nowMs = now();
       try {
         await client.send(
           new PutCommand({
             TableName: tableName,
             Item: item,
-            ConditionExpression: 'attribute_not_exists(contactId) OR contactId = :contactId',
-            ExpressionAttributeValues: { ':contactId': item.contactId },
+            ConditionExpression: `(attribute_not_exists(contactId) OR contactId = :contactId)${occurredAt === undefined ? '' : ` AND ${NOT_REDACTED_SINCE}`}`,
+            ExpressionAttributeValues: {
+              ':contactId': item.contactId,
+              ...(occurredAt === undefined
+                ? {}
+                : { ':occurredAt': occurredAt, ':nowSeconds': Math.floor(nowMs / 1000) }),
+            },
           }),
         );
         return undefined;
       } catch (error) {
         if (!isConditionFailure(error)) fail('link', error);
       }
-      let linked: unknown;
+      let found: { contactId?: unknown; redactedAt?: unknown; expiresAt?: unknown } | undefined;
       try {
         const out = await client.send(
           new GetCommand({
             TableName: tableName,
             Key: { pk: item.pk, sk: item.sk },
             ConsistentRead: true,
-            ProjectionExpression: 'contactId',
+            ProjectionExpression: 'contactId, redactedAt, expiresAt',
           }),
         );
-        linked = (out.Item as { contactId?: unknown } | undefined)?.contactId;
+        found = out.Item;
       } catch (error) {
         fail('read', error);
       }
-      if (typeof linked === 'string' && linked !== item.contactId) return linked;
+      if (typeof found?.contactId === 'string' && found.contactId !== item.contactId) return found.contactId;
+      if (
+        typeof found?.redactedAt === 'string' &&
+        Number(found.expiresAt) >= nowMs / 1000 &&
+        redactedAfter(found.redactedAt, occurredAt)
+      ) {
+        return REDACTED;
+      }
       if (round >= 3) fail('link', new Error('the link item kept changing'));
     }
   }
 
   return {
-    async linkCreated(contactId, match) {
+    async linkCreated(contactId, match, occurredAt) {
       const items = buildLinkItems(contactId, match, new Date(now()).toISOString());
-      const taken = await Promise.all(items.map(linkKey));
+      const at = occurredAt === undefined ? undefined : canonicalInstant(occurredAt);
+      const taken = await Promise.all(items.map((item) => linkKey(item, at)));
+      if (taken.includes(REDACTED)) return { linked: false, redacted: true };
       const other = taken.find((id) => id !== undefined);
       return other === undefined ? { linked: true } : { linked: false, contactId: other };
     },

@@ -1,14 +1,15 @@
 import {
   BatchWriteCommand,
   type BatchWriteCommandOutput,
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
+import { canonicalInstant, compareInstants } from '../calendar.js';
 import { DependencyError } from '../errors.js';
+import { isConditionFailure } from './conditions.js';
 import {
   emailLinkKey,
   externalLinkKey,
@@ -21,15 +22,33 @@ import {
  * Links from what a source knows about a person (an external key such as
  * `shopify:<shop>:customer:<id>`, an email, a phone) to a ClearTalk contact id. Emails and phones
  * are stored only as hashes (see `state-keys.ts`).
+ *
+ * A removed link (`customers/redact`, `customers/delete`, `shop/redact`) leaves a tombstone on its
+ * item for {@link REDACT_KEEP_SECONDS}: no contact id, only when the removal happened. A change
+ * that happened before it (a job still queued, dead-lettered, or in flight at that moment) must
+ * not link the person again nor be applied through those keys; a change made after it is a new
+ * relationship and proceeds as for anybody unknown.
  */
 export interface LinkStore {
   /** The contact id linked to `match`: by externalKey, then email, then phone; undefined when none. */
   resolve(match: LinkKeys): Promise<string | undefined>;
-  /** Links every key in `match` to `contactId` (the latest link wins). */
-  putLinks(contactId: string, match: LinkKeys): Promise<void>;
+  /**
+   * The latest time (ISO instant) one of `match`'s keys had its link removed, among tombstones
+   * still kept; undefined when none was.
+   */
+  redactedAt(match: LinkKeys): Promise<string | undefined>;
+  /**
+   * Links every key in `match` to `contactId` (the latest link wins). With `occurredAt` (the
+   * change's time), a key whose link was removed after that time keeps its tombstone: a change
+   * from before a redact does not link the person again. Without it (an operator's import) every
+   * key is linked.
+   * @returns the number of keys left unlinked for that reason
+   */
+  putLinks(contactId: string, match: LinkKeys, options?: { occurredAt?: string }): Promise<number>;
   /**
    * Removes one Shopify customer's links (`customers/redact`, `customers/delete`): the external key,
-   * the email/phone links learned with it, and `extra` email/phone. Returns the number of items removed.
+   * the email/phone links learned with it, and `extra` email/phone; each key keeps a tombstone.
+   * Returns the number of links removed.
    */
   removeCustomerLinks(
     shop: string,
@@ -38,10 +57,42 @@ export interface LinkStore {
   ): Promise<number>;
   /**
    * Removes every customer link of a shop (`shop/redact`) and the email/phone links learned with
-   * them. Returns the number of keys deleted (BatchWriteItem does not say whether a key existed).
+   * them, each leaving a tombstone. Returns the number of keys replaced (BatchWriteItem does not
+   * say whether a key existed).
    */
   removeShopLinks(shop: string): Promise<number>;
 }
+
+/**
+ * How long a removed link's tombstone is kept: as long as the ledger keeps an applied job, longer
+ * than any job can wait in the queue or the dead-letter queue (SQS keeps a message at most 14
+ * days) and than Shopify retries a webhook (48 h).
+ */
+export const REDACT_KEEP_SECONDS = 30 * 24 * 60 * 60;
+
+/** A removed link's item: when the link was removed; it names no contact. */
+export interface TombstoneItem {
+  pk: string;
+  sk: string;
+  /** When the link was removed (ISO instant, `toISOString` form). */
+  redactedAt: string;
+  updatedAt: string;
+  /** DynamoDB TTL (epoch seconds). */
+  expiresAt: number;
+}
+
+/** Whether a tombstone removed at `redactedAt` holds back a change that happened at `occurredAt`. */
+export function redactedAfter(redactedAt: string | undefined, occurredAt: string | undefined): boolean {
+  return redactedAt !== undefined && occurredAt !== undefined && compareInstants(occurredAt, redactedAt) < 0;
+}
+
+/**
+ * The condition of a link write for a change at `occurredAt`: the item holds no tombstone newer
+ * than the change (or one past its expiry, which DynamoDB's TTL removes only eventually).
+ * Values `:occurredAt` (canonical instant) and `:nowSeconds`.
+ */
+export const NOT_REDACTED_SINCE =
+  '(attribute_not_exists(redactedAt) OR redactedAt <= :occurredAt OR expiresAt < :nowSeconds)';
 
 /**
  * Claims on a new person's link keys while the worker creates their contact (`createIfUnresolved`).
@@ -63,20 +114,31 @@ export interface CreationClaims {
   /**
    * Links `match`'s keys to the contact just created for them, replacing the claim items, but never
    * a link to another contact written meanwhile (a links import, a job that named the contact):
-   * that link stays and its contact is returned, so the job can go there instead.
+   * that link stays and its contact is returned, so the job can go there instead. Nor a key whose
+   * link was removed after `occurredAt` (a redact while the contact was being created): then
+   * `redacted`. Without `occurredAt` tombstones are not consulted.
    */
-  linkCreated(contactId: string, match: LinkKeys): Promise<LinkCreatedResult>;
+  linkCreated(contactId: string, match: LinkKeys, occurredAt?: string): Promise<LinkCreatedResult>;
 }
 
-/** Linked; or refused because a key links to another contact by now (`contactId`). */
+/**
+ * Linked; or refused because a key links to another contact by now (`contactId`), or because a
+ * key's link was removed after the change (`redacted`; the keys not removed are linked).
+ */
 export type LinkCreatedResult =
   | { readonly linked: true }
-  | { readonly linked: false; readonly contactId: string };
+  | { readonly linked: false; readonly contactId: string }
+  | { readonly linked: false; readonly redacted: true };
 
-/** Who is creating the contact for a person's keys, and until when (epoch ms). */
+/**
+ * Who is creating the contact for a person's keys, and until when (epoch ms); `occurredAt`, the
+ * change's time: a key whose link was removed after it is not claimed (without it, tombstones are
+ * not consulted).
+ */
 export interface CreationClaim {
   readonly owner: string;
   readonly untilMs: number;
+  readonly occurredAt?: string;
 }
 
 /**
@@ -174,52 +236,94 @@ export function createLinkStore(options: {
   const now = options.now ?? (() => new Date());
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
-  async function getContactId(
-    key: ItemKey,
-  ): Promise<{ contactId: string; linkedKeys: string[] } | undefined> {
+  async function readLink(key: ItemKey): Promise<Partial<LinkItem & TombstoneItem> | undefined> {
     try {
       const out = await client.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
-      const item = out.Item as Partial<LinkItem> | undefined;
-      if (typeof item?.contactId !== 'string') return undefined;
-      return { contactId: item.contactId, linkedKeys: item.linkedKeys ?? [] };
+      return out.Item as Partial<LinkItem & TombstoneItem> | undefined;
     } catch (error) {
       return fail('read', error);
     }
   }
 
-  async function deleteKey(key: ItemKey): Promise<number> {
+  async function getContactId(
+    key: ItemKey,
+  ): Promise<{ contactId: string; linkedKeys: string[] } | undefined> {
+    const item = await readLink(key);
+    if (typeof item?.contactId !== 'string') return undefined;
+    return { contactId: item.contactId, linkedKeys: item.linkedKeys ?? [] };
+  }
+
+  function tombstone(key: ItemKey, at: Date): TombstoneItem {
+    const stamp = at.toISOString();
+    return {
+      ...key,
+      redactedAt: stamp,
+      updatedAt: stamp,
+      expiresAt: Math.ceil(at.getTime() / 1000) + REDACT_KEEP_SECONDS,
+    };
+  }
+
+  /** Replaces a key's item with a tombstone; 1 when it held a link. */
+  async function buryKey(key: ItemKey, at: Date): Promise<number> {
     try {
       const out = await client.send(
-        new DeleteCommand({ TableName: tableName, Key: key, ReturnValues: 'ALL_OLD' }),
+        new PutCommand({ TableName: tableName, Item: tombstone(key, at), ReturnValues: 'ALL_OLD' }),
       );
-      return out.Attributes ? 1 : 0;
+      return typeof out.Attributes?.contactId === 'string' ? 1 : 0;
     } catch (error) {
-      return fail('delete', error);
+      return fail('write', error);
     }
   }
 
-  /** Deletes keys 25 at a time (the BatchWriteItem limit), retrying unprocessed items with backoff. */
-  async function deleteKeys(keys: readonly ItemKey[]): Promise<void> {
+  /** Writes tombstones 25 at a time (the BatchWriteItem limit), retrying unprocessed items with backoff. */
+  async function buryKeys(keys: readonly ItemKey[], at: Date): Promise<void> {
     const unique = [...new Map(keys.map((key) => [encodeKey(key), key])).values()];
     for (let start = 0; start < unique.length; start += 25) {
-      let requests = unique.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      let requests = unique
+        .slice(start, start + 25)
+        .map((key) => ({ PutRequest: { Item: tombstone(key, at) } }));
       for (let round = 1; requests.length > 0; round++) {
         let out: BatchWriteCommandOutput;
         try {
           out = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
         } catch (error) {
-          return fail('batch delete', error);
+          return fail('batch write', error);
         }
         const left = out.UnprocessedItems?.[tableName] ?? [];
         requests = left.flatMap((request) =>
-          request.DeleteRequest?.Key
-            ? [{ DeleteRequest: { Key: request.DeleteRequest.Key as unknown as ItemKey } }]
+          request.PutRequest?.Item
+            ? [{ PutRequest: { Item: request.PutRequest.Item as unknown as TombstoneItem } }]
             : [],
         );
         if (requests.length === 0) break;
-        if (round >= 8) fail('batch delete', new Error(`${requests.length} items left unprocessed`));
+        if (round >= 8) fail('batch write', new Error(`${requests.length} items left unprocessed`));
         await sleep(Math.min(2_000, 50 * 2 ** round));
       }
+    }
+  }
+
+  /** Writes one link; with `occurredAt`, not over a newer tombstone ('redacted' then). */
+  async function putLink(item: LinkItem, occurredAt: string | undefined): Promise<'linked' | 'redacted'> {
+    try {
+      await client.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: item,
+          ...(occurredAt === undefined
+            ? {}
+            : {
+                ConditionExpression: NOT_REDACTED_SINCE,
+                ExpressionAttributeValues: {
+                  ':occurredAt': occurredAt,
+                  ':nowSeconds': Math.floor(now().getTime() / 1000),
+                },
+              }),
+        }),
+      );
+      return 'linked';
+    } catch (error) {
+      if (occurredAt !== undefined && isConditionFailure(error)) return 'redacted';
+      return fail('write', error);
     }
   }
 
@@ -232,13 +336,23 @@ export function createLinkStore(options: {
       return undefined;
     },
 
-    async putLinks(contactId, match) {
-      const items = buildLinkItems(contactId, match, now().toISOString());
-      try {
-        await Promise.all(items.map((Item) => client.send(new PutCommand({ TableName: tableName, Item }))));
-      } catch (error) {
-        fail('write', error);
+    async redactedAt(match) {
+      const nowSeconds = now().getTime() / 1000;
+      let latest: string | undefined;
+      for (const key of orderedLinkKeys(match)) {
+        const item = await readLink(key);
+        const at = item?.redactedAt;
+        if (typeof at !== 'string' || (item?.expiresAt ?? 0) < nowSeconds) continue;
+        if (latest === undefined || compareInstants(at, latest) > 0) latest = at;
       }
+      return latest;
+    },
+
+    async putLinks(contactId, match, options = {}) {
+      const items = buildLinkItems(contactId, match, now().toISOString());
+      const occurredAt = options.occurredAt === undefined ? undefined : canonicalInstant(options.occurredAt);
+      const results = await Promise.all(items.map((item) => putLink(item, occurredAt)));
+      return results.filter((result) => result === 'redacted').length;
     },
 
     async removeCustomerLinks(shop, customerId, extra = {}) {
@@ -249,7 +363,8 @@ export function createLinkStore(options: {
         ...Object.values(linkKeys({ email: extra.email, phone: extra.phone })),
       ];
       const unique = [...new Map([ext, ...personal].map((key) => [encodeKey(key), key])).values()];
-      const counts = await Promise.all(unique.map(deleteKey));
+      const at = now();
+      const counts = await Promise.all(unique.map((key) => buryKey(key, at)));
       return counts.reduce((sum, n) => sum + n, 0);
     },
 
@@ -265,7 +380,7 @@ export function createLinkStore(options: {
               TableName: tableName,
               KeyConditionExpression: 'pk = :pk',
               ExpressionAttributeValues: { ':pk': partition },
-              ProjectionExpression: 'pk, sk, linkedKeys',
+              ProjectionExpression: 'pk, sk, linkedKeys, contactId',
               ConsistentRead: true,
               ...(startKey ? { ExclusiveStartKey: startKey } : {}),
             }),
@@ -273,12 +388,15 @@ export function createLinkStore(options: {
         } catch (error) {
           return fail('query', error);
         }
-        const items = (out.Items ?? []) as Array<Pick<LinkItem, 'pk' | 'sk' | 'linkedKeys'>>;
-        const keys: ItemKey[] = items.flatMap((item) => [
-          { pk: item.pk, sk: item.sk },
-          ...(item.linkedKeys ?? []).flatMap((text) => decodeKey(text) ?? []),
-        ]);
-        await deleteKeys(keys);
+        const items = (out.Items ?? []) as Array<Pick<LinkItem, 'pk' | 'sk' | 'linkedKeys' | 'contactId'>>;
+        // Links only: a tombstone already there (an earlier customer redact) keeps its time.
+        const keys: ItemKey[] = items
+          .filter((item) => typeof item.contactId === 'string')
+          .flatMap((item) => [
+            { pk: item.pk, sk: item.sk },
+            ...(item.linkedKeys ?? []).flatMap((text) => decodeKey(text) ?? []),
+          ]);
+        await buryKeys(keys, now());
         removed += keys.length;
         startKey = out.LastEvaluatedKey;
       } while (startKey);
@@ -297,6 +415,16 @@ export function createMemoryLinkStore(
   const now = options.now ?? Date.now;
   const items = new Map<string, LinkItem>();
   const claims = new Map<string, CreationClaim>();
+  // Tombstones of removed links: key -> when (as on DynamoDB, kept REDACT_KEEP_SECONDS).
+  const tombstones = new Map<string, { redactedAt: string; untilMs: number }>();
+  const liveTombstone = (key: string) => {
+    const found = tombstones.get(key);
+    return found && found.untilMs >= now() ? found : undefined;
+  };
+  const bury = (key: string, at: number) => {
+    items.delete(key);
+    tombstones.set(key, { redactedAt: new Date(at).toISOString(), untilMs: at + REDACT_KEEP_SECONDS * 1000 });
+  };
   const keyOf = (key: ItemKey) => encodeKey(key);
   const release = (key: string, owner: string) => {
     if (claims.get(key)?.owner === owner) claims.delete(key);
@@ -310,19 +438,41 @@ export function createMemoryLinkStore(
       }
       return undefined;
     },
-    async putLinks(contactId, match) {
-      for (const item of buildLinkItems(contactId, match, new Date().toISOString())) {
-        items.set(keyOf(item), item);
+    async redactedAt(match) {
+      let latest: string | undefined;
+      for (const key of orderedLinkKeys(match)) {
+        const at = liveTombstone(keyOf(key))?.redactedAt;
+        if (at !== undefined && (latest === undefined || compareInstants(at, latest) > 0)) latest = at;
       }
-      // A link replaces the claim-only item, as the DynamoDB put does.
-      for (const key of orderedLinkKeys(match)) claims.delete(keyOf(key));
+      return latest;
+    },
+    async putLinks(contactId, match, putOptions = {}) {
+      let refused = 0;
+      for (const item of buildLinkItems(contactId, match, new Date().toISOString())) {
+        const key = keyOf(item);
+        const occurredAt = putOptions.occurredAt;
+        if (occurredAt !== undefined && redactedAfter(liveTombstone(key)?.redactedAt, occurredAt)) {
+          refused++;
+          continue;
+        }
+        // A link replaces the claim-only item and the tombstone, as the DynamoDB put does.
+        items.set(key, item);
+        claims.delete(key);
+        tombstones.delete(key);
+      }
+      return refused;
     },
     async claimCreation(match, claim) {
       const claimed: string[] = [];
       for (const key of orderedLinkKeys(match).map(keyOf)) {
         const linked = items.get(key)?.contactId;
         const held = claims.get(key);
-        if (linked === undefined && (!held || held.untilMs < now() || held.owner === claim.owner)) {
+        const redacted = redactedAfter(liveTombstone(key)?.redactedAt, claim.occurredAt);
+        if (
+          linked === undefined &&
+          !redacted &&
+          (!held || held.untilMs < now() || held.owner === claim.owner)
+        ) {
           claims.set(key, { owner: claim.owner, untilMs: claim.untilMs });
           claimed.push(key);
           continue;
@@ -335,18 +485,26 @@ export function createMemoryLinkStore(
     async releaseCreation(match, owner) {
       for (const key of orderedLinkKeys(match)) release(keyOf(key), owner);
     },
-    async linkCreated(contactId, match) {
+    async linkCreated(contactId, match, occurredAt) {
       // As on DynamoDB, where each key is a conditional Put of its own: the free keys are linked.
       let taken: string | undefined;
+      let redacted = false;
       for (const item of buildLinkItems(contactId, match, new Date().toISOString())) {
-        const current = items.get(keyOf(item))?.contactId;
+        const key = keyOf(item);
+        const current = items.get(key)?.contactId;
         if (current !== undefined && current !== contactId) {
           taken ??= current;
           continue;
         }
-        items.set(keyOf(item), item);
-        claims.delete(keyOf(item));
+        if (current === undefined && redactedAfter(liveTombstone(key)?.redactedAt, occurredAt)) {
+          redacted = true;
+          continue;
+        }
+        items.set(key, item);
+        claims.delete(key);
+        tombstones.delete(key);
       }
+      if (redacted) return { linked: false, redacted: true };
       return taken === undefined ? { linked: true } : { linked: false, contactId: taken };
     },
     async removeCustomerLinks(shop, customerId, extra = {}) {
@@ -358,15 +516,24 @@ export function createMemoryLinkStore(
         ...Object.values(linkKeys({ email: extra.email, phone: extra.phone })).map(keyOf),
       ]);
       let removed = 0;
-      for (const key of keys) if (items.delete(key)) removed++;
+      const at = now();
+      for (const key of keys) {
+        if (items.has(key)) removed++;
+        bury(key, at);
+      }
       return removed;
     },
     async removeShopLinks(shop) {
       const partition = shopLinksPartition(shop);
       let removed = 0;
+      const at = now();
       for (const [key, item] of [...items]) {
         if (item.pk !== partition) continue;
-        for (const linked of [key, ...(item.linkedKeys ?? [])]) if (items.delete(linked)) removed++;
+        // Counted per key replaced, as on DynamoDB (BatchWriteItem does not say what existed).
+        for (const linked of [key, ...(item.linkedKeys ?? [])]) {
+          removed++;
+          bury(linked, at);
+        }
       }
       return removed;
     },

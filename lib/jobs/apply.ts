@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CreationClaims, LinkKeys, LinkStore } from '../aws/links.js';
+import { type CreationClaims, type LinkKeys, type LinkStore, redactedAfter } from '../aws/links.js';
 import {
   type ContactVersions,
   recordAppliedJob,
@@ -24,6 +24,7 @@ import type { KeyedLock } from './keyed-lock.js';
 import { type PatchJob, PatchJobSchema } from './patch-job.js';
 import {
   customFieldVersionKey,
+  DROP_REASONS,
   type DroppedPatchField,
   type FieldVersions,
   planPatch,
@@ -79,7 +80,14 @@ export type ApplyOutcome =
       clearTalk: ClearTalkSignal;
     }
   | { kind: 'duplicate'; job: JobRef; clearTalk: ClearTalkSignal }
-  | { kind: 'skipped'; job: JobRef; dropped: DroppedPatchField[]; clearTalk: ClearTalkSignal }
+  | {
+      kind: 'skipped';
+      job: JobRef;
+      dropped: DroppedPatchField[];
+      /** A contact this job created before its person was redacted, left unlinked (see `applied`). */
+      unlinkedCreated?: string;
+      clearTalk: ClearTalkSignal;
+    }
   | {
       kind: 'dead-letter';
       job: JobRef;
@@ -103,7 +111,7 @@ export interface ApplyDeps {
   readonly clearTalk: Pick<ClearTalkClient, 'updateContact' | 'getContact' | 'createContact'>;
   readonly state: StateStore;
   /** Claims on the clock of `deadlineMs`: they expire at deadline + margin. */
-  readonly links: Pick<LinkStore, 'resolve' | 'putLinks'> & CreationClaims;
+  readonly links: Pick<LinkStore, 'resolve' | 'redactedAt' | 'putLinks'> & CreationClaims;
   /** The source's policy (from the mapping configuration's `sourcePolicy`). */
   readonly policy: (source: string) => { createIfUnresolved: boolean };
   /** Absolute epoch ms (on the ClearTalk client's clock) by which requests must end. */
@@ -483,7 +491,7 @@ async function applyLeased(
       { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
       { known, leaseOwner: owner },
     );
-    if (job.match) await deps.links.putLinks(contactId, job.match);
+    if (job.match) await deps.links.putLinks(contactId, job.match, { occurredAt: job.occurredAt });
     return { kind: 'skipped', job: ref, dropped, clearTalk: 'not-called' } satisfies ApplyOutcome;
   }
 
@@ -509,7 +517,8 @@ async function applyLeased(
     { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
     { known, leaseOwner: owner },
   );
-  if (job.match) await deps.links.putLinks(contactId, job.match);
+  // A key whose link was removed after this change (a redact while the PATCH ran) stays unlinked.
+  if (job.match) await deps.links.putLinks(contactId, job.match, { occurredAt: job.occurredAt });
   return {
     kind: 'applied',
     job: ref,
@@ -521,6 +530,11 @@ async function applyLeased(
 }
 
 async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Promise<ApplyOutcome> {
+  // A change from before its person's links were removed (customers/redact, customers/delete,
+  // shop/redact) is neither applied nor dead-lettered: a redrive must not bring it back either.
+  if (job.match && redactedAfter(await deps.links.redactedAt(job.match), job.occurredAt)) {
+    return redactedOutcome(job, ref);
+  }
   if (!deps.policy(job.source).createIfUnresolved || !job.match) {
     return {
       kind: 'dead-letter',
@@ -536,7 +550,11 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   // job's redelivery takes its claim back and repeats the POST with the same Idempotency-Key.
   const claimOwner = `job:${job.jobId}`;
   const untilMs = deps.deadlineMs + (deps.lease?.marginMs ?? LEASE_MARGIN_MS);
-  const claim = await deps.links.claimCreation(job.match, { owner: claimOwner, untilMs });
+  const claim = await deps.links.claimCreation(job.match, {
+    owner: claimOwner,
+    untilMs,
+    occurredAt: job.occurredAt,
+  });
   if (!claim.claimed) {
     // Linked since the lookup: an ordinary update of that contact (the ledger was checked).
     if (claim.contactId !== undefined) return await applyResolved(job, ref, claim.contactId, deps, false);
@@ -551,7 +569,7 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
     contactId = String(contact.id);
   } catch (error) {
     if (appliedNothing(error)) await releaseCreation(deps, job.match, claimOwner);
-    else await holdCreation(deps, job.match, claimOwner);
+    else await holdCreation(deps, job.match, job.occurredAt, claimOwner);
     throw error;
   }
   // The new contact's lease before its links: a job of another group that finds a link must wait
@@ -560,18 +578,19 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
   const leaseOwner = (deps.lease?.newOwner ?? newOwnerId)();
   const ledgerRef = { ...ref, contactId };
   let linkedElsewhere: string | undefined;
+  let redactedMeanwhile = false;
   try {
     const lease = await deps.state.acquireContactLease(contactId, { owner: leaseOwner, untilMs });
     if (!lease.acquired) {
       // Cannot happen for a contact nobody knows yet; should it, the redelivery takes over.
-      await holdCreation(deps, job.match, claimOwner);
+      await holdCreation(deps, job.match, job.occurredAt, claimOwner);
       return busyCreating(job, ledgerRef);
     }
     // Link next (which also ends the claim): should the versions or ledger write fail, the
     // redelivery resolves to this contact instead of creating another one. A key linked to another
     // contact meanwhile (a links import, a job that named its contact) keeps that link: the job
     // goes to that contact, and the one just created is left as a duplicate nobody links to.
-    const linked = await deps.links.linkCreated(contactId, job.match);
+    const linked = await deps.links.linkCreated(contactId, job.match, job.occurredAt);
     if (linked.linked) {
       const plan = planPatch({ patch: job.patch, occurredAt: job.occurredAt, jobId: job.jobId, stored: {} });
       // The versions write also releases the lease.
@@ -580,21 +599,29 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
         { jobId: job.jobId, contactId, source: job.source, versions: plan.versions },
         { known: lease.versions, leaseOwner },
       );
+    } else if ('redacted' in linked) {
+      redactedMeanwhile = true;
     } else {
       linkedElsewhere = linked.contactId;
     }
   } catch (error) {
     await releaseLease(deps, contactId, leaseOwner);
     // The contact exists: keep the claims (those not yet replaced by links) for the redelivery.
-    await holdCreation(deps, job.match, claimOwner);
+    await holdCreation(deps, job.match, job.occurredAt, claimOwner);
     throw error;
+  }
+  if (redactedMeanwhile) {
+    // The person was redacted while their contact was being created: no versions, no ledger; the
+    // contact stays in ClearTalk unlinked, named in the log for an operator.
+    await releaseLease(deps, contactId, leaseOwner);
+    return { ...redactedOutcome(job, ledgerRef), unlinkedCreated: contactId, clearTalk: 'answered' };
   }
   if (linkedElsewhere !== undefined) {
     await releaseLease(deps, contactId, leaseOwner);
     // The keys linked to the new contact above move to that contact first, so a redelivery
     // resolves there whichever key it finds first; then an ordinary update of it (the ledger was
     // checked).
-    await deps.links.putLinks(linkedElsewhere, job.match);
+    await deps.links.putLinks(linkedElsewhere, job.match, { occurredAt: job.occurredAt });
     const outcome = await applyResolved(job, ref, linkedElsewhere, deps, false);
     return outcome.kind === 'applied' ? { ...outcome, unlinkedCreated: contactId } : outcome;
   }
@@ -605,6 +632,16 @@ async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Pr
     dropped: [],
     created: true,
     clearTalk: 'answered',
+  };
+}
+
+/** A job whose person was redacted after the change: every field dropped as `redacted`. */
+function redactedOutcome(job: PatchJob, ref: JobRef): Extract<ApplyOutcome, { kind: 'skipped' }> {
+  return {
+    kind: 'skipped',
+    job: ref,
+    dropped: sentFieldNames(job.patch).map((field) => ({ field, reason: DROP_REASONS.redacted })),
+    clearTalk: 'not-called',
   };
 }
 
@@ -640,12 +677,18 @@ function appliedNothing(error: unknown): boolean {
  * same Idempotency-Key, which ClearTalk answers with the contact it may have created. Meanwhile
  * jobs of other groups for the person are handed back instead of creating a second contact.
  */
-async function holdCreation(deps: ApplyDeps, match: LinkKeys, owner: string): Promise<void> {
+async function holdCreation(
+  deps: ApplyDeps,
+  match: LinkKeys,
+  occurredAt: string,
+  owner: string,
+): Promise<void> {
   const now = deps.lease?.now ?? Date.now;
   try {
     await deps.links.claimCreation(match, {
       owner,
       untilMs: now() + (deps.creationHoldMs ?? CREATION_HOLD_MS),
+      occurredAt,
     });
   } catch {
     // The claim keeps its first expiry (deadline + margin).

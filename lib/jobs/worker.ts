@@ -8,6 +8,7 @@ import { type ApplyDeps, applyPatchJob, type ContactLeaseOptions } from './apply
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { processFifoBatch, type RecordResult } from './fifo-batch.js';
 import { createKeyedLock } from './keyed-lock.js';
+import { DROP_REASONS } from './plan-patch.js';
 
 /**
  * The apply-patches worker: one SQS FIFO batch through `applyPatchJob` with the FIFO batch
@@ -76,7 +77,8 @@ export function createPatchWorker(deps: PatchWorkerDeps): PatchWorker {
       ...(result.note ? { note: result.note } : {}),
       ...(outcome && 'sent' in outcome ? { sent: outcome.sent, created: outcome.created } : {}),
       // A contact this job created and left unlinked (a duplicate an operator may remove).
-      ...(outcome?.kind === 'applied' && outcome.unlinkedCreated !== undefined
+      ...((outcome?.kind === 'applied' || outcome?.kind === 'skipped') &&
+      outcome.unlinkedCreated !== undefined
         ? { unlinkedCreated: outcome.unlinkedCreated }
         : {}),
       // Field NAMES and reasons only: values stay out of logs.
@@ -95,10 +97,13 @@ export function createPatchWorker(deps: PatchWorkerDeps): PatchWorker {
     if (outcome?.kind === 'duplicate') metrics.addMetric('jobsDuplicate', MetricUnit.Count, 1);
     if (outcome?.kind === 'skipped') metrics.addMetric('jobsSkipped', MetricUnit.Count, 1);
     if (outcome && 'dropped' in outcome) {
-      const stale = outcome.dropped.filter((d) => d.reason === 'stale').length;
-      const noOp = outcome.dropped.length - stale;
+      const stale = outcome.dropped.filter((d) => d.reason === DROP_REASONS.stale).length;
+      const noOp = outcome.dropped.filter((d) => d.reason === DROP_REASONS.noOp).length;
       if (stale > 0) metrics.addMetric('fieldsStale', MetricUnit.Count, stale);
       if (noOp > 0) metrics.addMetric('fieldsNoOp', MetricUnit.Count, noOp);
+      // A job held back because its person was redacted after the change (lib/aws/links.ts).
+      if (outcome.dropped.some((d) => d.reason === DROP_REASONS.redacted))
+        metrics.addMetric('jobsRedacted', MetricUnit.Count, 1);
     }
     if (result.action === 'handed-back') metrics.addMetric('jobsHandedBack', MetricUnit.Count, 1);
     if (result.deadLetter) {

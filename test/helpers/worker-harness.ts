@@ -143,7 +143,8 @@ export async function createWorkerHarness(options: WorkerHarnessOptions = {}): P
       }),
       state: createStateStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
       links: {
-        ...createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME }),
+        // On the harness clock: redact tombstones expire on it (lib/aws/links.ts).
+        ...createLinkStore({ client: doc, tableName: stack.STATE_TABLE_NAME, now: () => new Date(now()) }),
         // The creation claims expire on the clock of the deadline, as the leases do.
         ...createCreationClaims({ client: doc, tableName: stack.STATE_TABLE_NAME, now }),
       },

@@ -8,6 +8,7 @@ import {
   createLinkStore,
   createMemoryLinkStore,
   type LinkStore,
+  REDACT_KEEP_SECONDS,
   shopifyCustomerKey,
 } from '../../../lib/aws/links.js';
 import { provisionStack } from '../../../tools/provision.js';
@@ -103,6 +104,12 @@ describe.each(stores)('link store (%s)', (_name, makeStore) => {
       expect(await store.resolve({ email: `${i}-${id}@x.io` })).toBeUndefined();
     }
     expect(await store.resolve({ externalKey: shopifyCustomerKey(other, '1') })).toBe('999');
+    // Tombstones, not gaps: a change from before the removal does not link the shop's people again.
+    expect(await store.redactedAt({ email: `17-${id}@x.io` })).toBeDefined();
+    const before = '2020-01-01T00:00:00Z';
+    expect(await store.putLinks('117', { email: `17-${id}@x.io` }, { occurredAt: before })).toBe(1);
+    expect(await store.resolve({ email: `17-${id}@x.io` })).toBeUndefined();
+    expect(await store.redactedAt({ externalKey: shopifyCustomerKey(other, '1') })).toBeUndefined();
   });
 });
 
@@ -110,7 +117,7 @@ const clockedStores: Array<[string, (now: () => number) => LinkStore & CreationC
   [
     'DynamoDB on moto',
     (now) => ({
-      ...createLinkStore({ client, tableName }),
+      ...createLinkStore({ client, tableName, now: () => new Date(now()) }),
       ...createCreationClaims({ client, tableName, now }),
     }),
   ],
@@ -203,6 +210,80 @@ describe.each(clockedStores)('creation claims (%s)', (_name, makeStore) => {
     expect(await store.claimCreation(other, { owner: 'b', untilMs: t + 10_000 })).toEqual({
       claimed: false,
       contactId: '801',
+    });
+  });
+
+  describe('after a customer is redacted', () => {
+    const T = Date.parse('2026-03-01T00:00:00.000Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const customer = () => {
+      const domain = shop();
+      const id = randomUUID().slice(0, 8);
+      return { domain, id, match: { ...person(), externalKey: shopifyCustomerKey(domain, id) } };
+    };
+
+    it('holds back changes from before the removal and lets later ones link and create', async () => {
+      const t = T;
+      const store = makeStore(() => t);
+      const { domain, id, match } = customer();
+      await store.putLinks('900', match);
+      expect(await store.removeCustomerLinks(domain, id)).toBe(3);
+      expect(await store.resolve(match)).toBeUndefined();
+      expect(await store.redactedAt(match)).toBe(iso(T));
+      expect(await store.redactedAt({ phone: match.phone })).toBe(iso(T));
+
+      // A job from before the redact (queued, dead-lettered, in flight) links nothing and claims nothing.
+      const before = iso(T - 60_000);
+      expect(await store.putLinks('900', match, { occurredAt: before })).toBe(3);
+      expect(await store.resolve(match)).toBeUndefined();
+      expect(
+        await store.claimCreation(match, { owner: 'a', untilMs: T + 10_000, occurredAt: before }),
+      ).toEqual({ claimed: false });
+      // The same instant written with an offset is still before the redact.
+      expect(
+        await store.putLinks('900', { email: match.email }, { occurredAt: '2026-03-01T00:59:00+01:00' }),
+      ).toBe(1);
+
+      // A change made after it is a new relationship: claimed, created, linked; the tombstones go.
+      const after = iso(T + 60_000);
+      expect(
+        await store.claimCreation(match, { owner: 'a', untilMs: T + 10_000, occurredAt: after }),
+      ).toEqual({ claimed: true });
+      expect(await store.linkCreated('901', match, after)).toEqual({ linked: true });
+      expect(await store.resolve(match)).toBe('901');
+      expect(await store.redactedAt(match)).toBeUndefined();
+    });
+
+    it('leaves a contact created across the redact unlinked', async () => {
+      let t = T;
+      const store = makeStore(() => t);
+      const { domain, id, match } = customer();
+      const occurredAt = iso(T - 1_000);
+      expect(await store.claimCreation(match, { owner: 'a', untilMs: T + 10_000, occurredAt })).toEqual({
+        claimed: true,
+      });
+      // The redact lands while POST /contacts runs.
+      t += 1_000;
+      await store.removeCustomerLinks(domain, id, { email: match.email, phone: match.phone });
+      expect(await store.linkCreated('902', match, occurredAt)).toEqual({ linked: false, redacted: true });
+      expect(await store.resolve(match)).toBeUndefined();
+      expect(await store.redactedAt(match)).toBe(iso(T + 1_000));
+    });
+
+    it('lets an import link a redacted key, and holds nothing back once a tombstone expires', async () => {
+      let t = T;
+      const store = makeStore(() => t);
+      const { domain, id, match } = customer();
+      await store.putLinks('903', match);
+      await store.removeCustomerLinks(domain, id);
+      // An operator's import (no change time) links whatever the tombstone says.
+      expect(await store.putLinks('904', { email: match.email })).toBe(0);
+      expect(await store.resolve({ email: match.email })).toBe('904');
+
+      t += REDACT_KEEP_SECONDS * 1000 + 1_000;
+      expect(await store.redactedAt(match)).toBeUndefined();
+      expect(await store.putLinks('905', match, { occurredAt: iso(T - 60_000) })).toBe(0);
+      expect(await store.resolve({ externalKey: match.externalKey })).toBe('905');
     });
   });
 

@@ -217,13 +217,7 @@ describe('serverless package (offline)', () => {
     expect(actionsOn('TypeformWebhook', 'StateTable')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
     expect(allowedActions('TypeformWebhook').size).toBe(6);
 
-    const linkRemoval = [
-      'dynamodb:BatchWriteItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:Query',
-    ];
+    const linkRemoval = ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
     expect(
       actionsOn('ShopifyWebhook', 'secret:cleartalk-contact-sync/dev/shopify-webhook-secret-??????'),
     ).toEqual(['secretsmanager:GetSecretValue']);
@@ -292,8 +286,8 @@ describe('serverless package (offline)', () => {
     // Bundled but never called by that function: the link store is built whole for the dedupe
     // table, and only Shopify's compliance topics remove links.
     const bundledButUnused: Partial<Record<FunctionName, string[]>> = {
-      TypeformWebhook: ['DeleteCommand', 'QueryCommand', 'BatchWriteCommand'],
-      ApplyPatches: ['DeleteCommand', 'QueryCommand', 'BatchWriteCommand'],
+      TypeformWebhook: ['QueryCommand', 'BatchWriteCommand'],
+      ApplyPatches: ['QueryCommand', 'BatchWriteCommand'],
     };
     for (const name of FUNCTION_NAMES) {
       const zip = readFileSync(join(packageDir, `${FUNCTIONS[name].zip}.zip`));

@@ -191,6 +191,75 @@ describe('apply-patches worker (moto + sandbox)', () => {
     expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
   });
 
+  it('holds back a job queued before its customer was redacted (no request, no dead letter, no link) but not a later change', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    // The store the Shopify webhook function uses for customers/redact, on the harness clock.
+    const links = createLinkStore({
+      client: h.doc,
+      tableName: h.stack.STATE_TABLE_NAME,
+      now: () => new Date(h.now()),
+    });
+    const match = { externalKey: 'shopify:s.myshopify.com:customer:31', email: 'left@example.com' };
+    await links.putLinks('1', match);
+    const { contactId: _a, ...queued } = buildJob({
+      source: 'shopify',
+      match,
+      patch: { firstName: 'Queued' },
+      occurredAt: new Date(h.now() - 3_600_000).toISOString(),
+    });
+    await h.send(queued);
+    // customers/redact is handled while the job waits in the queue.
+    expect(await links.removeCustomerLinks('s.myshopify.com', '31', { email: match.email })).toBe(2);
+    await h.drain();
+    expect(h.sandbox.requests()).toEqual([]);
+    expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
+    expect(await links.resolve(match)).toBeUndefined();
+
+    // A change made after the redact is a person we do not know (dead-lettered by default).
+    const { contactId: _b, ...later } = buildJob({
+      source: 'shopify',
+      match,
+      patch: { firstName: 'Back' },
+      occurredAt: new Date(h.now() + 60_000).toISOString(),
+    });
+    await h.send(later);
+    await h.drain();
+    const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
+    expect(letters.map((l) => l.attributes.errorReason)).toEqual(['unresolved-contact']);
+    expect(h.sandbox.contact(1)?.firstName).not.toBe('Queued');
+  });
+
+  it('does not link a customer again whose redact lands while the job’s PATCH is on its way', async () => {
+    const h = await setup();
+    h.sandbox.seed([{ id: 1 }]);
+    const links = createLinkStore({
+      client: h.doc,
+      tableName: h.stack.STATE_TABLE_NAME,
+      now: () => new Date(h.now()),
+    });
+    const match = { externalKey: 'shopify:s.myshopify.com:customer:32', email: 'mid@example.com' };
+    await links.putLinks('1', match);
+    const { contactId: _a, ...job } = buildJob({
+      source: 'shopify',
+      match,
+      occurredAt: new Date(h.now() - 60_000).toISOString(),
+    });
+    await h.send(job);
+    // The sandbox holds the PATCH; the redact is handled meanwhile.
+    h.sandbox.script({ method: 'PATCH', delayMs: 300 });
+    const batch = h.runBatch();
+    // The PATCH has reached the sandbox (it records a request on arrival, answers 300 ms later).
+    for (let i = 0; i < 400 && !h.sandbox.requests().some((r) => r.method === 'PATCH'); i++) await delay(5);
+    expect(h.sandbox.requests().map((r) => r.method)).toEqual(['PATCH']);
+    await links.removeCustomerLinks('s.myshopify.com', '32', { email: match.email });
+    const { response } = await batch;
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.patchRequests().map((r) => r.status)).toEqual([200]);
+    expect(await links.resolve(match)).toBeUndefined();
+    expect(await links.redactedAt(match)).toBe(new Date(h.now()).toISOString());
+  });
+
   it('creates the contact and links it when the source is configured to', async () => {
     const h = await setup({ createIfUnresolved: true });
     const { contactId: _none, ...job } = buildJob({

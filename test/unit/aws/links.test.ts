@@ -11,15 +11,17 @@ const mock = mockClient(doc);
 afterEach(() => mock.reset());
 
 describe('link store edge cases', () => {
-  it('retries the deletes DynamoDB left unprocessed, and only those', async () => {
+  it('retries the tombstone writes DynamoDB left unprocessed, and only those', async () => {
     const items = Array.from({ length: 3 }, (_, i) => ({
       pk: 'link#ext#shopify:s.myshopify.com:customer',
       sk: `k${i}`,
+      contactId: String(i + 1),
     }));
     mock.on(QueryCommand).resolves({ Items: items });
+    const leftOver = { pk: items[1]?.pk, sk: 'k1', redactedAt: '2026-11-27T00:00:00.000Z' };
     mock
       .on(BatchWriteCommand)
-      .resolvesOnce({ UnprocessedItems: { t: [{ DeleteRequest: { Key: { pk: items[1]?.pk, sk: 'k1' } } }] } })
+      .resolvesOnce({ UnprocessedItems: { t: [{ PutRequest: { Item: leftOver } }] } })
       .resolves({});
     const sleeps: number[] = [];
     const store = createLinkStore({
@@ -32,15 +34,20 @@ describe('link store edge cases', () => {
     expect(await store.removeShopLinks('s.myshopify.com')).toBe(3);
     const calls = mock.commandCalls(BatchWriteCommand).map((call) => call.args[0].input.RequestItems?.t);
     expect(calls.map((requests) => requests?.length)).toEqual([3, 1]);
-    expect(calls[1]?.[0]?.DeleteRequest?.Key).toEqual({ pk: items[1]?.pk, sk: 'k1' });
+    expect(calls[0]?.map((request) => request.PutRequest?.Item?.contactId)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(calls[1]?.[0]?.PutRequest?.Item).toEqual(leftOver);
     expect(sleeps).toHaveLength(1);
   });
 
   it('follows the Query pages of a large shop', async () => {
     mock
       .on(QueryCommand)
-      .resolvesOnce({ Items: [{ pk: 'p', sk: 'a' }], LastEvaluatedKey: { pk: 'p', sk: 'a' } })
-      .resolves({ Items: [{ pk: 'p', sk: 'b' }] });
+      .resolvesOnce({ Items: [{ pk: 'p', sk: 'a', contactId: '1' }], LastEvaluatedKey: { pk: 'p', sk: 'a' } })
+      .resolves({ Items: [{ pk: 'p', sk: 'b', contactId: '2' }] });
     mock.on(BatchWriteCommand).resolves({});
     const store = createLinkStore({ client: doc, tableName: 't' });
     expect(await store.removeShopLinks('s.myshopify.com')).toBe(2);

@@ -535,6 +535,107 @@ describe('applyPatchJob', () => {
   });
 });
 
+describe('applyPatchJob: a redacted customer', () => {
+  const shop = 's.myshopify.com';
+  const externalKey = `shopify:${shop}:customer:77`;
+  const match = { externalKey, email: 'gone@example.com' };
+  const redactAt = Date.parse('2026-11-26T12:00:00Z');
+  const shopifyJob = (occurredAt: string, jobId = `shopify:${occurredAt}`) => {
+    const { contactId: _drop, ...rest } = JSON.parse(job()) as PatchJob;
+    return JSON.stringify({ ...rest, jobId, source: 'shopify', match, occurredAt });
+  };
+
+  it('skips a change from before the redact without a request, a dead letter or a link, even where it may create', async () => {
+    for (const createIfUnresolved of [false, true]) {
+      const clock = { t: redactAt };
+      const { clearTalk, deps } = setupCreating(clock);
+      const run = { ...deps, policy: () => ({ createIfUnresolved }) };
+      await deps.links.putLinks('7', match);
+      clearTalk.seed(7);
+      await (deps.links as ReturnType<typeof createMemoryLinkStore>).removeCustomerLinks(shop, '77');
+      const outcome = await applyPatchJob(shopifyJob('2026-11-26T10:00:00Z'), run);
+      expect(outcome).toEqual({
+        kind: 'skipped',
+        job: { jobId: 'shopify:2026-11-26T10:00:00Z', source: 'shopify' },
+        dropped: [{ field: 'firstName', reason: 'redacted' }],
+        clearTalk: 'not-called',
+      });
+      expect(clearTalk.calls).toEqual([]);
+      expect(await deps.links.resolve(match)).toBeUndefined();
+    }
+  });
+
+  it('treats a change from after the redact as a new person (dead letter by default, created when configured)', async () => {
+    const clock = { t: redactAt };
+    const { clearTalk, deps } = setupCreating(clock);
+    await deps.links.putLinks('7', match);
+    await (deps.links as ReturnType<typeof createMemoryLinkStore>).removeCustomerLinks(shop, '77');
+    const later = shopifyJob('2026-11-26T13:00:00Z');
+    expect(
+      await applyPatchJob(later, { ...deps, policy: () => ({ createIfUnresolved: false }) }),
+    ).toMatchObject({
+      kind: 'dead-letter',
+      reason: 'unresolved-contact',
+    });
+    expect(await applyPatchJob(later, deps)).toMatchObject({ kind: 'applied', created: true });
+    expect(clearTalk.calls.map((c) => c.method)).toEqual(['POST']);
+    expect(await deps.links.resolve(match)).toBe('500');
+  });
+
+  it('does not link the person again when the redact lands while the PATCH runs', async () => {
+    const { clearTalk, links, deps: base } = setup();
+    clearTalk.seed(7);
+    await links.putLinks('7', match);
+    const deps: ApplyDeps = {
+      ...base,
+      clearTalk: {
+        ...clearTalk.client,
+        async updateContact(id, patch, options) {
+          await links.removeCustomerLinks(shop, '77', { email: match.email });
+          return clearTalk.client.updateContact(id, patch, options);
+        },
+      },
+    };
+    // Dated before now: the redact (now) comes after the change.
+    expect(await applyPatchJob(shopifyJob('2026-11-26T10:00:00Z'), deps)).toMatchObject({
+      kind: 'applied',
+      job: { contactId: '7' },
+    });
+    expect(await links.resolve(match)).toBeUndefined();
+    expect(await links.redactedAt(match)).toBeDefined();
+  });
+
+  it('leaves a contact created while the redact landed unlinked, named for an operator', async () => {
+    const clock = { t: redactAt - 1_000 };
+    const { clearTalk, deps: base } = setupCreating(clock);
+    const links = base.links as ReturnType<typeof createMemoryLinkStore>;
+    const deps: ApplyDeps = {
+      ...base,
+      clearTalk: {
+        ...clearTalk.client,
+        async createContact(body, options) {
+          const created = await clearTalk.client.createContact(body, options);
+          clock.t = redactAt;
+          await links.removeCustomerLinks(shop, '77', { email: match.email });
+          return created;
+        },
+      },
+    };
+    const outcome = await applyPatchJob(shopifyJob('2026-11-26T10:00:00Z'), deps);
+    expect(outcome).toEqual({
+      kind: 'skipped',
+      job: { jobId: 'shopify:2026-11-26T10:00:00Z', source: 'shopify', contactId: '500' },
+      dropped: [{ field: 'firstName', reason: 'redacted' }],
+      unlinkedCreated: '500',
+      clearTalk: 'answered',
+    });
+    expect(await links.resolve(match)).toBeUndefined();
+    // No versions and no lease left on the new contact.
+    expect(await deps.state.getFieldVersions('500')).toMatchObject({ fields: {} });
+    expect((await deps.state.getFieldVersions('500')).lease).toBeUndefined();
+  });
+});
+
 describe('applyPatchJob: the contact lease', () => {
   const NOW = Date.parse('2026-11-27T00:00:00Z');
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compareInstants } from '../../../lib/calendar.js';
 import {
-  compareInstants,
   customFieldVersionKey,
   type FieldVersions,
   hashFieldValue,

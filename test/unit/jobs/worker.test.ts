@@ -16,7 +16,7 @@ afterEach(() => sqsMock.reset());
 
 const contact = buildContact({ id: 7 });
 
-function setup(overrides: Partial<ClearTalkClient> = {}) {
+function setup(overrides: Partial<ClearTalkClient> = {}, links = createMemoryLinkStore()) {
   const logs: Array<{ level: string; message: string; data: Record<string, unknown> }> = [];
   const metrics: Array<{ name: string; value: number; dimension?: string }> = [];
   let published = 0;
@@ -29,7 +29,7 @@ function setup(overrides: Partial<ClearTalkClient> = {}) {
   const worker = createPatchWorker({
     clearTalk,
     state: createMemoryStateStore(),
-    links: createMemoryLinkStore(),
+    links,
     policy: () => ({ createIfUnresolved: false }),
     sqs,
     deadLetterQueueUrl: 'http://dlq',
@@ -115,6 +115,43 @@ describe('patch worker', () => {
     expect(sum('fieldsStale')).toBe(1);
     expect(sum('jobsHandedBack')).toBe(1);
     expect(sum('jobsApplied')).toBe(2);
+  });
+
+  it('acknowledges a job held back by a later redact, counts it as redacted (not as no-op fields), logs field names only', async () => {
+    const links = createMemoryLinkStore();
+    const match = { externalKey: 'shopify:s.myshopify.com:customer:5', email: 'gone@example.com' };
+    await links.putLinks('7', match);
+    await links.removeCustomerLinks('s.myshopify.com', '5');
+    const { worker, metrics, logs } = setup({}, links);
+    const body = JSON.stringify({
+      version: 1,
+      jobId: 'shopify:o1',
+      source: 'shopify',
+      match,
+      patch: { firstName: 'Old', tag: 'x' },
+      occurredAt: '2026-01-01T00:00:00Z',
+    });
+    const response = await worker.processBatch(
+      { Records: [buildSqsRecord({ groupId: match.externalKey, body })] },
+      Date.now() + 60_000,
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    const names = metrics.map((m) => m.name);
+    expect(names).toContain('jobsRedacted');
+    expect(names).toContain('jobsSkipped');
+    expect(names).not.toContain('fieldsNoOp');
+    const line = logs.find((l) => l.message === 'patch job');
+    expect(line?.data).toMatchObject({
+      outcome: 'skipped',
+      // In the patch schema's field order.
+      dropped: [
+        { field: 'tag', reason: 'redacted' },
+        { field: 'firstName', reason: 'redacted' },
+      ],
+    });
+    expect(JSON.stringify(logs)).not.toContain('Old');
+    expect(JSON.stringify(logs)).not.toContain('gone@example.com');
   });
 
   it('logs a message group that is an email or phone only as a hash', async () => {

@@ -127,7 +127,7 @@ describe('redrive --dry-run of an unresolved job', () => {
   const deps = {
     clearTalk: { getContact: async () => Promise.reject(new Error('not called')) },
     state: { isApplied: async () => false, getFieldVersions: async () => ({ revision: 0, fields: {} }) },
-    links: { resolve: async () => undefined },
+    links: { resolve: async () => undefined, redactedAt: async () => undefined },
   };
 
   it('says the worker would create the contact when the source is set to', async () => {
@@ -140,6 +140,25 @@ describe('redrive --dry-run of an unresolved job', () => {
       'unresolved: no link for this match yet; source shopify creates contacts, so the worker would POST /contacts with firstName, lastName, email, customField and link it',
     );
     expect(line).not.toMatch(/Ada|example\.com/);
+  });
+
+  it('says the worker would skip it when its customer was redacted after the change, whatever the policy', async () => {
+    for (const createIfUnresolved of [false, true]) {
+      const preview = createRedrivePreview({
+        ...deps,
+        links: { resolve: async () => undefined, redactedAt: async () => '2026-11-27T00:00:00.000Z' },
+        policy: () => ({ createIfUnresolved }),
+      });
+      expect(await preview(job)).toEqual([
+        'redacted: the customer was redacted after this change; the worker skips it (no request, no link, no dead letter)',
+      ]);
+    }
+    // Redacted before the change: a new relationship, as the worker treats it.
+    const before = createRedrivePreview({
+      ...deps,
+      links: { resolve: async () => undefined, redactedAt: async () => '2026-11-01T00:00:00.000Z' },
+    });
+    expect((await before(job))[0]).toMatch(/^unresolved: /);
   });
 
   it('says it would be dead-lettered again otherwise', async () => {
@@ -159,7 +178,7 @@ describe('redrive --dry-run of a job dated in the future', () => {
   const deps = {
     clearTalk: { getContact: async () => ({ id: 7, firstName: 'Bob' }) as unknown as Contact },
     state: { isApplied: async () => false, getFieldVersions: async () => ({ revision: 0, fields: {} }) },
-    links: { resolve: async () => undefined },
+    links: { resolve: async () => undefined, redactedAt: async () => undefined },
   };
 
   it('says the worker would dead-letter it again when occurredAt is over 24 h ahead, as the worker does', async () => {
