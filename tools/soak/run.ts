@@ -14,6 +14,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createLinkStore } from '../../lib/aws/links.js';
 import type { Contact } from '../../lib/cleartalk/schemas.js';
+import { loadConfig } from '../../lib/config.js';
 import { createApplyPatchesRuntime } from '../../lib/jobs/runtime.js';
 import { importLinks, parseLinksCsv } from '../links.js';
 import { drainQueue, queueDepth } from '../local/queue-tools.js';
@@ -41,6 +42,11 @@ import {
 export const SOAK_MAPPINGS_FILE = fileURLToPath(new URL('./mappings.json', import.meta.url));
 
 /** The issue's fault mix: 20% 503, 10% 429 with Retry-After, 5% slower than the client timeout, 2% resets. */
+// The deployed worker's breaker cooldown (BREAKER_COOLDOWN_MS's default) and the patch queue's
+// visibility timeout (6 x the worker's 60 s timeout, infra/resources.yml).
+const DEPLOYED_COOLDOWN_MS = loadConfig({}).BREAKER_COOLDOWN_MS;
+const DEPLOYED_VISIBILITY_MS = 360_000;
+
 export const SOAK_FAULTS = { rate503: 0.2, rate429: 0.1, rateSlow: 0.05, rateReset: 0.02 } as const;
 
 export interface SoakOptions extends SoakPlanOptions {
@@ -162,6 +168,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       retryAfterSeconds: options.retryAfterSeconds ?? 1,
       seed: options.seed ?? 1,
     });
+    const retryVisibilitySeconds = options.retryVisibilitySeconds ?? 1;
     const env: Record<string, string | undefined> = {
       ...process.env,
       ...stack,
@@ -170,6 +177,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       CLEARTALK_TIMEOUT_MS: String(clientTimeoutMs),
       CLEARTALK_MAX_ATTEMPTS: String(maxAttempts),
       MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      // The breaker's cooldown in the deployed proportion to the visibility timeout (30 s against
+      // 360 s; README: keep BREAKER_COOLDOWN_MS under it), so a record handed back while the
+      // breaker is open comes back after it has closed. With the default 30 s against this soak's
+      // 1 s, one opening burned records' 6 receives within seconds and dead-lettered them as
+      // retries-exhausted (1 of 5 soaks of 5,000 jobs on 2026-11-27: 74 such dead letters).
+      BREAKER_COOLDOWN_MS: String(
+        Math.max(
+          1,
+          Math.round((retryVisibilitySeconds * 1000 * DEPLOYED_COOLDOWN_MS) / DEPLOYED_VISIBILITY_MS),
+        ),
+      ),
       MAPPINGS_FILE: SOAK_MAPPINGS_FILE,
     };
     // moto's SQS is not thread-safe where it matters here: concurrent ReceiveMessage calls can
@@ -192,7 +210,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           queueUrl: stack.PATCH_QUEUE_URL,
           handler,
           functionTimeoutMs: options.functionTimeoutMs ?? 30_000,
-          retryVisibilitySeconds: options.retryVisibilitySeconds ?? 1,
+          retryVisibilitySeconds,
           waitTimeSeconds: 0,
           onError: (error) => progress(`poller: SQS error ${(error as Error).name}`),
         }),
