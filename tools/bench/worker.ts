@@ -41,10 +41,10 @@ import { createCreationClaims } from '../../lib/aws/creation-claims.js';
 import { createLinkStore, createMemoryLinkStore } from '../../lib/aws/links.js';
 import { createMemoryStateStore, createStateStore, type StateStore } from '../../lib/aws/state-store.js';
 import { createClearTalkClient } from '../../lib/cleartalk/client.js';
-import type { Contact } from '../../lib/cleartalk/schemas.js';
 import { loadConfig } from '../../lib/config.js';
 import { type ApplyDeps, applyPatchJob } from '../../lib/jobs/apply.js';
 import { createKeyedLock } from '../../lib/jobs/keyed-lock.js';
+import { buildContact } from '../../test/helpers/contact.js';
 import { localAwsEnv, startMoto } from '../local/moto.js';
 import { provisionStack } from '../provision.js';
 import {
@@ -135,17 +135,18 @@ function createRawRunner(url: string, run: string, concurrency = CONCURRENCY): R
   };
 }
 
+/** The ClearTalk client on the sandbox, as every side but the raw loop uses it. */
+function createBenchClient(url: string) {
+  return createClearTalkClient({ baseUrl: url, getApiKey: async () => API_KEY, userAgent: USER_AGENT });
+}
+
+/** The apply path through `clearTalk`: the real client on the sandbox, or a stand-in (the layer alone). */
 function createApplyRunner(
-  url: string,
+  clearTalk: ApplyDeps['clearTalk'],
   stores: { state: StateStore; links: ApplyDeps['links'] },
   run: string,
   concurrency = CONCURRENCY,
 ): Runner {
-  const clearTalk = createClearTalkClient({
-    baseUrl: url,
-    getApiKey: async () => API_KEY,
-    userAgent: USER_AGENT,
-  });
   return (round, count) => {
     const bodies = changes('apply', round, count, run).map((c) =>
       JSON.stringify({ version: 1, source: 'bench', ...c }),
@@ -165,40 +166,20 @@ function createApplyRunner(
   };
 }
 
-function createClientRunner(url: string, run: string, concurrency = CONCURRENCY): Runner {
-  // The ClearTalk client alone (helper A's layer), to show which part of the gap is ours.
-  const clearTalk = createClearTalkClient({
-    baseUrl: url,
-    getApiKey: async () => API_KEY,
-    userAgent: USER_AGENT,
-  });
+/**
+ * The ClearTalk client alone (helper A's layer), to show which part of the gap is ours. With
+ * `spinMicros` (calibration, `--spin`), a busy-wait of that many µs per job before the request,
+ * as the apply layer's own work mostly is: what pure CPU of a known size costs inside the
+ * comparison, to set beside what the apply layer adds there.
+ */
+function createClientRunner(url: string, run: string, concurrency = CONCURRENCY, spinMicros = 0): Runner {
+  const clearTalk = createBenchClient(url);
   return (round, count) => {
-    const inputs = changes('client', round, count, run);
+    const inputs = changes(spinMicros > 0 ? 'spin' : 'client', round, count, run);
     return () =>
       runPool(count, concurrency, async (index) => {
         const { contactId, jobId, patch } = inputs[index] as ReturnType<typeof change>;
-        await clearTalk.updateContact(contactId, patch, { idempotencyKey: jobId });
-      });
-  };
-}
-
-/**
- * Calibration (`--spin`): the client plus a busy-wait of `micros` per job, before the request as
- * the apply layer's own work mostly is. Shows what pure CPU of a known size costs inside the
- * comparison, to set beside what the apply layer adds there.
- */
-function createSpinRunner(url: string, run: string, micros: number): Runner {
-  const clearTalk = createClearTalkClient({
-    baseUrl: url,
-    getApiKey: async () => API_KEY,
-    userAgent: USER_AGENT,
-  });
-  return (round, count) => {
-    const inputs = changes('spin', round, count, run);
-    return () =>
-      runPool(count, CONCURRENCY, async (index) => {
-        const { contactId, jobId, patch } = inputs[index] as ReturnType<typeof change>;
-        const until = performance.now() + micros / 1000;
+        const until = performance.now() + spinMicros / 1000;
         while (performance.now() < until) {
           // busy-wait: CPU of a known size, no memory touched
         }
@@ -317,46 +298,23 @@ function print(c: Comparison, target: string): void {
  * the sandbox.
  */
 async function measureLayerAlone(jobs: number, run: string): Promise<number> {
-  const answer: Contact = {
-    id: 1,
-    userId: 1,
-    listName: null,
-    tag: null,
-    firstName: null,
-    lastName: null,
-    email: null,
-    phone: null,
-    dateOfBirth: null,
-    contactSource: null,
-    clearTalkNotes: null,
-    customField: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
+  const answer = buildContact();
   const clearTalk: ApplyDeps['clearTalk'] = {
     updateContact: async () => answer,
     getContact: async () => answer,
     createContact: async () => answer,
   };
-  const stores = { state: createMemoryStateStore(), links: createMemoryLinkStore() };
+  const runner = createApplyRunner(
+    clearTalk,
+    { state: createMemoryStateStore(), links: createMemoryLinkStore() },
+    `${run}a`,
+  );
   const perRound = Math.ceil(jobs / ROUNDS);
   const timedRound = (round: number, count: number) => {
-    const bodies = changes('alone', round, count, run).map((c) =>
-      JSON.stringify({ version: 1, source: 'bench', ...c }),
-    );
-    const deps = {
-      clearTalk,
-      ...stores,
-      policy: () => ({ createIfUnresolved: false }),
-      deadlineMs: Date.now() + 3_600_000,
-      lock: createKeyedLock(),
-    };
+    const timed = runner(round, count);
     return async () => {
       const cpu = process.cpuUsage();
-      await runPool(count, CONCURRENCY, async (index) => {
-        const outcome = await applyPatchJob(bodies[index] as string, deps);
-        if (outcome.kind !== 'applied') throw new Error(`apply: ${outcome.kind}`);
-      });
+      await timed();
       const used = process.cpuUsage(cpu);
       return (used.user + used.system) / count;
     };
@@ -472,7 +430,7 @@ async function main(): Promise<void> {
         raw: createRawRunner(sandbox.url, run),
         client: createClientRunner(sandbox.url, run),
         apply: createApplyRunner(
-          sandbox.url,
+          createBenchClient(sandbox.url),
           { state: createMemoryStateStore(), links: createMemoryLinkStore() },
           run,
         ),
@@ -497,7 +455,7 @@ async function main(): Promise<void> {
         const spin = await compare(`client + ${micros} µs spin`, JOBS, {
           raw: createRawRunner(sandbox.url, `${run}s`),
           client: createClientRunner(sandbox.url, `${run}s`),
-          apply: createSpinRunner(sandbox.url, `${run}s`, micros),
+          apply: createClientRunner(sandbox.url, `${run}s`, CONCURRENCY, micros),
         });
         // The "apply" columns of this line are the spin side.
         print(spin, `calibration: client + ${micros} µs busy-wait per job in the apply column`);
@@ -511,7 +469,7 @@ async function main(): Promise<void> {
             raw: createRawRunner(sandbox.url, `${run}w`, WORKER_CONCURRENCY),
             client: createClientRunner(sandbox.url, `${run}w`, WORKER_CONCURRENCY),
             apply: createApplyRunner(
-              sandbox.url,
+              createBenchClient(sandbox.url),
               { state: createMemoryStateStore(), links: createMemoryLinkStore() },
               `${run}w`,
               WORKER_CONCURRENCY,
@@ -541,7 +499,7 @@ async function main(): Promise<void> {
         const dynamo = await compare('DynamoDB on moto', DYNAMO_JOBS, {
           raw: createRawRunner(sandbox.url, `${run}d`),
           client: createClientRunner(sandbox.url, `${run}d`),
-          apply: createApplyRunner(sandbox.url, stores, `${run}d`),
+          apply: createApplyRunner(createBenchClient(sandbox.url), stores, `${run}d`),
         });
         print(dynamo, 'reported; moto is an emulator');
         rows.push(toRow(dynamo, 'reported (moto-bound)'));

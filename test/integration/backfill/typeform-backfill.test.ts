@@ -55,6 +55,25 @@ async function setup(options: {
   return { clock, standin, stack, ...harness };
 }
 
+/** The backfill's dependencies for two forms, formA and formB, on a stack of their own. */
+async function twoFormDeps(
+  standin: TypeformStandin,
+  clock: ReturnType<typeof createFakeClock>,
+  extra: Omit<Parameters<typeof buildDeps>[0], 'env' | 'clock' | 'mapping'> = {},
+) {
+  const stack = await provisionTestStack();
+  return buildDeps({
+    env: {
+      ...stack,
+      TYPEFORM_API_TOKEN_SECRET_ID: await createTestSecret(TOKEN),
+      TYPEFORM_API_BASE_URL: standin.url,
+    },
+    clock,
+    mapping: { typeform: { forms: { formA: { backfill: true }, formB: { backfill: true } } } },
+    ...extra,
+  });
+}
+
 const expectedJobIds = (standin: TypeformStandin) => standin.tokens(FORM).map((t) => `typeform:${FORM}:${t}`);
 
 describe('Typeform backfill over HTTP against the stand-in and moto', () => {
@@ -118,17 +137,7 @@ describe('Typeform backfill over HTTP against the stand-in and moto', () => {
       now: clock.now,
     });
     running.push(standin);
-    const stack = await provisionTestStack();
-    const { deps } = buildDeps({
-      env: {
-        ...stack,
-        TYPEFORM_API_TOKEN_SECRET_ID: await createTestSecret(TOKEN),
-        TYPEFORM_API_BASE_URL: standin.url,
-      },
-      clock,
-      mapping: { typeform: { forms: { formA: { backfill: true }, formB: { backfill: true } } } },
-      pageSizes: { typeform: 10 },
-    });
+    const { deps } = await twoFormDeps(standin, clock, { pageSizes: { typeform: 10 } });
     const summary = await runBackfill({ kind: 'schedule' }, deps, { deadlineAt: Number.POSITIVE_INFINITY });
     expect(summary.sources.map((s) => s.recordsSeen)).toEqual([30, 30]);
     const times = standin.requests.map((r) => r.at);
@@ -306,15 +315,7 @@ describe('Typeform backfill over HTTP against the stand-in and moto', () => {
       now: clock.now,
     });
     running.push(standin);
-    const stack = await provisionTestStack();
-    const { deps, store } = buildDeps({
-      env: {
-        ...stack,
-        TYPEFORM_API_TOKEN_SECRET_ID: await createTestSecret(TOKEN),
-        TYPEFORM_API_BASE_URL: standin.url,
-      },
-      clock,
-      mapping: { typeform: { forms: { formA: { backfill: true }, formB: { backfill: true } } } },
+    const { deps, store } = await twoFormDeps(standin, clock, {
       // Putting a page's jobs on the queue takes 10 s (a full page is 100 SendMessageBatch calls).
       onEnqueue: () => clock.advance(10_000),
     });

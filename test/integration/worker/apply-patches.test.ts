@@ -31,6 +31,37 @@ async function sendAndReadOneDeadLetter(h: WorkerHarness, job: PatchJob) {
   return letter;
 }
 
+const SHOP = 's.myshopify.com';
+
+/**
+ * Contact 1 (seeded) linked to Shopify customer `customerId` and an email, through the link store
+ * the Shopify webhook function uses for customers/redact (on the harness clock), and a builder of
+ * that customer's jobs dated `offsetMs` from the harness clock.
+ */
+async function linkedShopifyCustomer(h: WorkerHarness, customerId: string) {
+  h.sandbox.seed([{ id: 1 }]);
+  const links = createLinkStore({
+    client: h.doc,
+    tableName: h.stack.STATE_TABLE_NAME,
+    now: () => new Date(h.now()),
+  });
+  const match = {
+    externalKey: `shopify:${SHOP}:customer:${customerId}`,
+    email: `c${customerId}@example.com`,
+  };
+  await links.putLinks('1', match);
+  const shopifyJob = (offsetMs: number, patch: PatchJob['patch'] = { firstName: 'Ada' }) => {
+    const { contactId: _none, ...job } = buildJob({
+      source: 'shopify',
+      match,
+      patch,
+      occurredAt: new Date(h.now() + offsetMs).toISOString(),
+    });
+    return job;
+  };
+  return { links, match, shopifyJob };
+}
+
 describe('apply-patches worker (moto + sandbox)', () => {
   it('applies a duplicate jobId once', async () => {
     const h = await setup();
@@ -193,37 +224,17 @@ describe('apply-patches worker (moto + sandbox)', () => {
 
   it('holds back a job queued before its customer was redacted (no request, no dead letter, no link) but not a later change', async () => {
     const h = await setup();
-    h.sandbox.seed([{ id: 1 }]);
-    // The store the Shopify webhook function uses for customers/redact, on the harness clock.
-    const links = createLinkStore({
-      client: h.doc,
-      tableName: h.stack.STATE_TABLE_NAME,
-      now: () => new Date(h.now()),
-    });
-    const match = { externalKey: 'shopify:s.myshopify.com:customer:31', email: 'left@example.com' };
-    await links.putLinks('1', match);
-    const { contactId: _a, ...queued } = buildJob({
-      source: 'shopify',
-      match,
-      patch: { firstName: 'Queued' },
-      occurredAt: new Date(h.now() - 3_600_000).toISOString(),
-    });
-    await h.send(queued);
+    const { links, match, shopifyJob } = await linkedShopifyCustomer(h, '31');
+    await h.send(shopifyJob(-3_600_000, { firstName: 'Queued' }));
     // customers/redact is handled while the job waits in the queue.
-    expect(await links.removeCustomerLinks('s.myshopify.com', '31', { email: match.email })).toBe(2);
+    expect(await links.removeCustomerLinks(SHOP, '31', { email: match.email })).toBe(2);
     await h.drain();
     expect(h.sandbox.requests()).toEqual([]);
     expect(await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL)).toEqual([]);
     expect(await links.resolve(match)).toBeUndefined();
 
     // A change made after the redact is a person we do not know (dead-lettered by default).
-    const { contactId: _b, ...later } = buildJob({
-      source: 'shopify',
-      match,
-      patch: { firstName: 'Back' },
-      occurredAt: new Date(h.now() + 60_000).toISOString(),
-    });
-    await h.send(later);
+    await h.send(shopifyJob(60_000, { firstName: 'Back' }));
     await h.drain();
     const letters = await readDeadLetters(h.sqs, h.stack.DEAD_LETTER_QUEUE_URL);
     expect(letters.map((l) => l.attributes.errorReason)).toEqual(['unresolved-contact']);
@@ -232,27 +243,15 @@ describe('apply-patches worker (moto + sandbox)', () => {
 
   it('does not link a customer again whose redact lands while the job’s PATCH is on its way', async () => {
     const h = await setup();
-    h.sandbox.seed([{ id: 1 }]);
-    const links = createLinkStore({
-      client: h.doc,
-      tableName: h.stack.STATE_TABLE_NAME,
-      now: () => new Date(h.now()),
-    });
-    const match = { externalKey: 'shopify:s.myshopify.com:customer:32', email: 'mid@example.com' };
-    await links.putLinks('1', match);
-    const { contactId: _a, ...job } = buildJob({
-      source: 'shopify',
-      match,
-      occurredAt: new Date(h.now() - 60_000).toISOString(),
-    });
-    await h.send(job);
+    const { links, match, shopifyJob } = await linkedShopifyCustomer(h, '32');
+    await h.send(shopifyJob(-60_000));
     // The sandbox holds the PATCH; the redact is handled meanwhile.
     h.sandbox.script({ method: 'PATCH', delayMs: 300 });
     const batch = h.runBatch();
     // The PATCH has reached the sandbox (it records a request on arrival, answers 300 ms later).
     for (let i = 0; i < 400 && !h.sandbox.requests().some((r) => r.method === 'PATCH'); i++) await delay(5);
     expect(h.sandbox.requests().map((r) => r.method)).toEqual(['PATCH']);
-    await links.removeCustomerLinks('s.myshopify.com', '32', { email: match.email });
+    await links.removeCustomerLinks(SHOP, '32', { email: match.email });
     const { response } = await batch;
     expect(response.batchItemFailures).toEqual([]);
     expect(h.patchRequests().map((r) => r.status)).toEqual([200]);
