@@ -250,7 +250,7 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
 export function createRedrivePreview(deps: {
   clearTalk: Pick<ClearTalkClient, 'getContact'>;
   state: Pick<StateStore, 'isApplied' | 'getFieldVersions'>;
-  links: Pick<LinkStore, 'resolve' | 'redactedAt'>;
+  links: Pick<LinkStore, 'lookup'>;
   /** The mapping configuration's worker policy per source. @default create nothing */
   policy?: (source: string) => { createIfUnresolved: boolean };
   showValues?: boolean;
@@ -270,10 +270,11 @@ export function createRedrivePreview(deps: {
     }
     if (await deps.state.isApplied(job.jobId))
       return ['duplicate: this jobId was applied already; the worker skips it'];
-    const contactId = job.contactId ?? (job.match ? await deps.links.resolve(job.match) : undefined);
+    const found = job.contactId === undefined && job.match ? await deps.links.lookup(job.match) : {};
+    const contactId = job.contactId ?? found.contactId;
     if (contactId === undefined) {
       // As the worker: a change from before its customer was redacted is skipped, not retried.
-      if (job.match && redactedAfter(await deps.links.redactedAt(job.match), job.occurredAt)) {
+      if (redactedAfter(found.redactedAt, job.occurredAt)) {
         return [
           'redacted: the customer was redacted after this change; the worker skips it (no request, no link, no dead letter)',
         ];

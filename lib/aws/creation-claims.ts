@@ -1,5 +1,4 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { canonicalInstant } from '../calendar.js';
 import { DependencyError } from '../errors.js';
 import { isConditionFailure } from './conditions.js';
 import {
@@ -7,7 +6,8 @@ import {
   type CreationClaim,
   type CreationClaims,
   type LinkItem,
-  NOT_REDACTED_SINCE,
+  liveRedactedAt,
+  notRedactedSince,
   orderedLinkKeys,
   REDACT_KEEP_SECONDS,
   redactedAfter,
@@ -63,24 +63,20 @@ export function createCreationClaims(options: {
     claim: CreationClaim,
   ): Promise<'claimed' | 'busy' | { linked: string }> {
     const nowMs = now();
+    const notRedacted = notRedactedSince(claim.occurredAt, nowMs);
     try {
       await client.send(
         new UpdateCommand({
           TableName: tableName,
           Key: key,
           UpdateExpression: 'SET claimOwner = :owner, claimUntil = :until, expiresAt = :expires',
-          ConditionExpression: `attribute_not_exists(contactId) AND (attribute_not_exists(claimOwner) OR claimUntil < :now OR claimOwner = :owner)${claim.occurredAt === undefined ? '' : ` AND ${NOT_REDACTED_SINCE}`}`,
+          ConditionExpression: `attribute_not_exists(contactId) AND (attribute_not_exists(claimOwner) OR claimUntil < :now OR claimOwner = :owner)${notRedacted.expression ? ` AND ${notRedacted.expression}` : ''}`,
           ExpressionAttributeValues: {
             ':owner': claim.owner,
             ':until': claim.untilMs,
             ':now': nowMs,
             ':expires': Math.ceil(Math.max(claim.untilMs, nowMs) / 1000) + CLAIM_ITEM_TTL_SECONDS,
-            ...(claim.occurredAt === undefined
-              ? {}
-              : {
-                  ':occurredAt': canonicalInstant(claim.occurredAt),
-                  ':nowSeconds': Math.floor(nowMs / 1000),
-                }),
+            ...notRedacted.values,
           },
         }),
       );
@@ -130,18 +126,14 @@ export function createCreationClaims(options: {
     // A few rounds: a link that was refused and has gone again by the time it is read is retried.
     for (let round = 1; ; round++) {
       const nowMs = now();
+      const notRedacted = notRedactedSince(occurredAt, nowMs);
       try {
         await client.send(
           new PutCommand({
             TableName: tableName,
             Item: item,
-            ConditionExpression: `(attribute_not_exists(contactId) OR contactId = :contactId)${occurredAt === undefined ? '' : ` AND ${NOT_REDACTED_SINCE}`}`,
-            ExpressionAttributeValues: {
-              ':contactId': item.contactId,
-              ...(occurredAt === undefined
-                ? {}
-                : { ':occurredAt': occurredAt, ':nowSeconds': Math.floor(nowMs / 1000) }),
-            },
+            ConditionExpression: `(attribute_not_exists(contactId) OR contactId = :contactId)${notRedacted.expression ? ` AND ${notRedacted.expression}` : ''}`,
+            ExpressionAttributeValues: { ':contactId': item.contactId, ...notRedacted.values },
           }),
         );
         return undefined;
@@ -163,13 +155,7 @@ export function createCreationClaims(options: {
         fail('read', error);
       }
       if (typeof found?.contactId === 'string' && found.contactId !== item.contactId) return found.contactId;
-      if (
-        typeof found?.redactedAt === 'string' &&
-        Number(found.expiresAt) >= nowMs / 1000 &&
-        redactedAfter(found.redactedAt, occurredAt)
-      ) {
-        return REDACTED;
-      }
+      if (redactedAfter(liveRedactedAt(found, nowMs), occurredAt)) return REDACTED;
       if (round >= 3) fail('link', new Error('the link item kept changing'));
     }
   }
@@ -177,8 +163,7 @@ export function createCreationClaims(options: {
   return {
     async linkCreated(contactId, match, occurredAt) {
       const items = buildLinkItems(contactId, match, new Date(now()).toISOString());
-      const at = occurredAt === undefined ? undefined : canonicalInstant(occurredAt);
-      const taken = await Promise.all(items.map((item) => linkKey(item, at)));
+      const taken = await Promise.all(items.map((item) => linkKey(item, occurredAt)));
       if (taken.includes(REDACTED)) return { linked: false, redacted: true };
       const other = taken.find((id) => id !== undefined);
       return other === undefined ? { linked: true } : { linked: false, contactId: other };

@@ -32,11 +32,8 @@ import {
 export interface LinkStore {
   /** The contact id linked to `match`: by externalKey, then email, then phone; undefined when none. */
   resolve(match: LinkKeys): Promise<string | undefined>;
-  /**
-   * The latest time (ISO instant) one of `match`'s keys had its link removed, among tombstones
-   * still kept; undefined when none was.
-   */
-  redactedAt(match: LinkKeys): Promise<string | undefined>;
+  /** As {@link resolve}, and when nothing is linked, the latest removal among the keys (same reads). */
+  lookup(match: LinkKeys): Promise<LinkLookup>;
   /**
    * Links every key in `match` to `contactId` (the latest link wins). With `occurredAt` (the
    * change's time), a key whose link was removed after that time keeps its tombstone: a change
@@ -81,18 +78,50 @@ export interface TombstoneItem {
   expiresAt: number;
 }
 
+/**
+ * The contact linked to a person; or, when none is, `redactedAt`: the latest time (ISO instant)
+ * one of their keys had its link removed, among tombstones still kept (absent when none was).
+ */
+export type LinkLookup =
+  | { readonly contactId: string; readonly redactedAt?: undefined }
+  | { readonly contactId?: undefined; readonly redactedAt?: string };
+
+/** The later of two instants, either of which may be missing. */
+function laterInstant(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  return b === undefined || compareInstants(a, b) >= 0 ? a : b;
+}
+
+/** The removal time of a tombstone item still kept at `nowMs` (DynamoDB's TTL deletes late). */
+export function liveRedactedAt(
+  item: { readonly redactedAt?: unknown; readonly expiresAt?: unknown } | undefined,
+  nowMs: number,
+): string | undefined {
+  return typeof item?.redactedAt === 'string' && Number(item.expiresAt) >= nowMs / 1000
+    ? item.redactedAt
+    : undefined;
+}
+
 /** Whether a tombstone removed at `redactedAt` holds back a change that happened at `occurredAt`. */
 export function redactedAfter(redactedAt: string | undefined, occurredAt: string | undefined): boolean {
   return redactedAt !== undefined && occurredAt !== undefined && compareInstants(occurredAt, redactedAt) < 0;
 }
 
 /**
- * The condition of a link write for a change at `occurredAt`: the item holds no tombstone newer
- * than the change (or one past its expiry, which DynamoDB's TTL removes only eventually).
- * Values `:occurredAt` (canonical instant) and `:nowSeconds`.
+ * The condition a link write for a change at `occurredAt` adds: the item holds no tombstone newer
+ * than the change (or one past its expiry, which DynamoDB's TTL removes only eventually), with
+ * its values. No condition without `occurredAt` (an operator's import, a test).
  */
-export const NOT_REDACTED_SINCE =
-  '(attribute_not_exists(redactedAt) OR redactedAt <= :occurredAt OR expiresAt < :nowSeconds)';
+export function notRedactedSince(
+  occurredAt: string | undefined,
+  nowMs: number,
+): { readonly expression?: string; readonly values: Record<string, string | number> } {
+  if (occurredAt === undefined) return { values: {} };
+  return {
+    expression: '(attribute_not_exists(redactedAt) OR redactedAt <= :occurredAt OR expiresAt < :nowSeconds)',
+    values: { ':occurredAt': canonicalInstant(occurredAt), ':nowSeconds': Math.floor(nowMs / 1000) },
+  };
+}
 
 /**
  * Claims on a new person's link keys while the worker creates their contact (`createIfUnresolved`).
@@ -245,14 +274,6 @@ export function createLinkStore(options: {
     }
   }
 
-  async function getContactId(
-    key: ItemKey,
-  ): Promise<{ contactId: string; linkedKeys: string[] } | undefined> {
-    const item = await readLink(key);
-    if (typeof item?.contactId !== 'string') return undefined;
-    return { contactId: item.contactId, linkedKeys: item.linkedKeys ?? [] };
-  }
-
   function tombstone(key: ItemKey, at: Date): TombstoneItem {
     const stamp = at.toISOString();
     return {
@@ -304,62 +325,52 @@ export function createLinkStore(options: {
 
   /** Writes one link; with `occurredAt`, not over a newer tombstone ('redacted' then). */
   async function putLink(item: LinkItem, occurredAt: string | undefined): Promise<'linked' | 'redacted'> {
+    const { expression, values } = notRedactedSince(occurredAt, now().getTime());
     try {
       await client.send(
         new PutCommand({
           TableName: tableName,
           Item: item,
-          ...(occurredAt === undefined
+          ...(expression === undefined
             ? {}
-            : {
-                ConditionExpression: NOT_REDACTED_SINCE,
-                ExpressionAttributeValues: {
-                  ':occurredAt': occurredAt,
-                  ':nowSeconds': Math.floor(now().getTime() / 1000),
-                },
-              }),
+            : { ConditionExpression: expression, ExpressionAttributeValues: values }),
         }),
       );
       return 'linked';
     } catch (error) {
-      if (occurredAt !== undefined && isConditionFailure(error)) return 'redacted';
+      if (expression !== undefined && isConditionFailure(error)) return 'redacted';
       return fail('write', error);
     }
   }
 
-  return {
-    async resolve(match) {
-      for (const key of orderedLinkKeys(match)) {
-        const found = await getContactId(key);
-        if (found) return found.contactId;
-      }
-      return undefined;
-    },
+  async function lookup(match: LinkKeys): Promise<LinkLookup> {
+    const nowMs = now().getTime();
+    let redactedAt: string | undefined;
+    for (const key of orderedLinkKeys(match)) {
+      const item = await readLink(key);
+      if (typeof item?.contactId === 'string') return { contactId: item.contactId };
+      redactedAt = laterInstant(redactedAt, liveRedactedAt(item, nowMs));
+    }
+    return redactedAt === undefined ? {} : { redactedAt };
+  }
 
-    async redactedAt(match) {
-      const nowSeconds = now().getTime() / 1000;
-      let latest: string | undefined;
-      for (const key of orderedLinkKeys(match)) {
-        const item = await readLink(key);
-        const at = item?.redactedAt;
-        if (typeof at !== 'string' || (item?.expiresAt ?? 0) < nowSeconds) continue;
-        if (latest === undefined || compareInstants(at, latest) > 0) latest = at;
-      }
-      return latest;
-    },
+  return {
+    resolve: async (match) => (await lookup(match)).contactId,
+    lookup,
 
     async putLinks(contactId, match, options = {}) {
       const items = buildLinkItems(contactId, match, now().toISOString());
-      const occurredAt = options.occurredAt === undefined ? undefined : canonicalInstant(options.occurredAt);
-      const results = await Promise.all(items.map((item) => putLink(item, occurredAt)));
+      const results = await Promise.all(items.map((item) => putLink(item, options.occurredAt)));
       return results.filter((result) => result === 'redacted').length;
     },
 
     async removeCustomerLinks(shop, customerId, extra = {}) {
       const ext = externalLinkKey(shopifyCustomerKey(shop, customerId));
-      const existing = await getContactId(ext);
+      const existing = await readLink(ext);
       const personal = [
-        ...(existing?.linkedKeys ?? []).flatMap((text) => decodeKey(text) ?? []),
+        ...(typeof existing?.contactId === 'string' ? (existing.linkedKeys ?? []) : []).flatMap(
+          (text) => decodeKey(text) ?? [],
+        ),
         ...Object.values(linkKeys({ email: extra.email, phone: extra.phone })),
       ];
       const unique = [...new Map([ext, ...personal].map((key) => [encodeKey(key), key])).values()];
@@ -415,15 +426,24 @@ export function createMemoryLinkStore(
   const now = options.now ?? Date.now;
   const items = new Map<string, LinkItem>();
   const claims = new Map<string, CreationClaim>();
-  // Tombstones of removed links: key -> when (as on DynamoDB, kept REDACT_KEEP_SECONDS).
-  const tombstones = new Map<string, { redactedAt: string; untilMs: number }>();
-  const liveTombstone = (key: string) => {
-    const found = tombstones.get(key);
-    return found && found.untilMs >= now() ? found : undefined;
-  };
+  // Tombstones of removed links, shaped as on DynamoDB (kept REDACT_KEEP_SECONDS).
+  const tombstones = new Map<string, { redactedAt: string; expiresAt: number }>();
+  const redactedAtOf = (key: string) => liveRedactedAt(tombstones.get(key), now());
   const bury = (key: string, at: number) => {
     items.delete(key);
-    tombstones.set(key, { redactedAt: new Date(at).toISOString(), untilMs: at + REDACT_KEEP_SECONDS * 1000 });
+    tombstones.set(key, {
+      redactedAt: new Date(at).toISOString(),
+      expiresAt: Math.ceil(at / 1000) + REDACT_KEEP_SECONDS,
+    });
+  };
+  const lookup = async (match: LinkKeys): Promise<LinkLookup> => {
+    let redactedAt: string | undefined;
+    for (const key of orderedLinkKeys(match).map(keyOf)) {
+      const item = items.get(key);
+      if (item) return { contactId: item.contactId };
+      redactedAt = laterInstant(redactedAt, redactedAtOf(key));
+    }
+    return redactedAt === undefined ? {} : { redactedAt };
   };
   const keyOf = (key: ItemKey) => encodeKey(key);
   const release = (key: string, owner: string) => {
@@ -431,27 +451,13 @@ export function createMemoryLinkStore(
   };
   return {
     size: () => items.size,
-    async resolve(match) {
-      for (const key of orderedLinkKeys(match)) {
-        const item = items.get(keyOf(key));
-        if (item) return item.contactId;
-      }
-      return undefined;
-    },
-    async redactedAt(match) {
-      let latest: string | undefined;
-      for (const key of orderedLinkKeys(match)) {
-        const at = liveTombstone(keyOf(key))?.redactedAt;
-        if (at !== undefined && (latest === undefined || compareInstants(at, latest) > 0)) latest = at;
-      }
-      return latest;
-    },
+    resolve: async (match) => (await lookup(match)).contactId,
+    lookup,
     async putLinks(contactId, match, putOptions = {}) {
       let refused = 0;
       for (const item of buildLinkItems(contactId, match, new Date().toISOString())) {
         const key = keyOf(item);
-        const occurredAt = putOptions.occurredAt;
-        if (occurredAt !== undefined && redactedAfter(liveTombstone(key)?.redactedAt, occurredAt)) {
+        if (redactedAfter(redactedAtOf(key), putOptions.occurredAt)) {
           refused++;
           continue;
         }
@@ -467,7 +473,7 @@ export function createMemoryLinkStore(
       for (const key of orderedLinkKeys(match).map(keyOf)) {
         const linked = items.get(key)?.contactId;
         const held = claims.get(key);
-        const redacted = redactedAfter(liveTombstone(key)?.redactedAt, claim.occurredAt);
+        const redacted = redactedAfter(redactedAtOf(key), claim.occurredAt);
         if (
           linked === undefined &&
           !redacted &&
@@ -496,7 +502,7 @@ export function createMemoryLinkStore(
           taken ??= current;
           continue;
         }
-        if (current === undefined && redactedAfter(liveTombstone(key)?.redactedAt, occurredAt)) {
+        if (current === undefined && redactedAfter(redactedAtOf(key), occurredAt)) {
           redacted = true;
           continue;
         }

@@ -111,7 +111,7 @@ export interface ApplyDeps {
   readonly clearTalk: Pick<ClearTalkClient, 'updateContact' | 'getContact' | 'createContact'>;
   readonly state: StateStore;
   /** Claims on the clock of `deadlineMs`: they expire at deadline + margin. */
-  readonly links: Pick<LinkStore, 'resolve' | 'redactedAt' | 'putLinks'> & CreationClaims;
+  readonly links: Pick<LinkStore, 'lookup' | 'putLinks'> & CreationClaims;
   /** The source's policy (from the mapping configuration's `sourcePolicy`). */
   readonly policy: (source: string) => { createIfUnresolved: boolean };
   /** Absolute epoch ms (on the ClearTalk client's clock) by which requests must end. */
@@ -343,8 +343,9 @@ export async function applyPatchJob(body: string, deps: ApplyDeps): Promise<Appl
       // when its links were removed since (a Shopify redact).
       if (await deps.state.isApplied(job.jobId))
         return { kind: 'duplicate', job: ref, clearTalk: 'not-called' };
-      if (job.match) contactId = await deps.links.resolve(job.match);
-      if (contactId === undefined) return await handleUnresolved(job, ref, deps);
+      const found = job.match ? await deps.links.lookup(job.match) : {};
+      contactId = found.contactId;
+      if (contactId === undefined) return await handleUnresolved(job, ref, deps, found.redactedAt);
     }
     // With a contactId in the job, the ledger is read together with the versions (one round trip).
     return await applyResolved(job, ref, contactId, deps, job.contactId !== undefined);
@@ -529,12 +530,16 @@ async function applyLeased(
   } satisfies ApplyOutcome;
 }
 
-async function handleUnresolved(job: PatchJob, ref: JobRef, deps: ApplyDeps): Promise<ApplyOutcome> {
+/** `redactedAt`: the latest removal of the job's keys' links, from the same lookup ({@link LinkLookup}). */
+async function handleUnresolved(
+  job: PatchJob,
+  ref: JobRef,
+  deps: ApplyDeps,
+  redactedAt: string | undefined,
+): Promise<ApplyOutcome> {
   // A change from before its person's links were removed (customers/redact, customers/delete,
   // shop/redact) is neither applied nor dead-lettered: a redrive must not bring it back either.
-  if (job.match && redactedAfter(await deps.links.redactedAt(job.match), job.occurredAt)) {
-    return redactedOutcome(job, ref);
-  }
+  if (redactedAfter(redactedAt, job.occurredAt)) return redactedOutcome(job, ref);
   if (!deps.policy(job.source).createIfUnresolved || !job.match) {
     return {
       kind: 'dead-letter',

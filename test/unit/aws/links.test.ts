@@ -54,6 +54,23 @@ describe('link store edge cases', () => {
     expect(mock.commandCalls(QueryCommand)[1]?.args[0].input.ExclusiveStartKey).toEqual({ pk: 'p', sk: 'a' });
   });
 
+  it('looks a person up with one read per key, telling a removal apart from nothing at all', async () => {
+    const at = new Date(Date.now() - 60_000).toISOString();
+    mock
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolvesOnce({ Item: { redactedAt: at, expiresAt: Math.ceil(Date.now() / 1000) + 60 } })
+      .resolves({});
+    const store = createLinkStore({ client: doc, tableName: 't' });
+    const match = {
+      externalKey: 'shopify:s.myshopify.com:customer:1',
+      email: 'a@b.co',
+      phone: '+15550001111',
+    };
+    expect(await store.lookup(match)).toEqual({ redactedAt: at });
+    expect(mock.commandCalls(GetCommand)).toHaveLength(3);
+  });
+
   it('reports DynamoDB failures as retryable dependency errors', async () => {
     mock
       .on(GetCommand)

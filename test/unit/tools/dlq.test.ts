@@ -127,7 +127,7 @@ describe('redrive --dry-run of an unresolved job', () => {
   const deps = {
     clearTalk: { getContact: async () => Promise.reject(new Error('not called')) },
     state: { isApplied: async () => false, getFieldVersions: async () => ({ revision: 0, fields: {} }) },
-    links: { resolve: async () => undefined, redactedAt: async () => undefined },
+    links: { lookup: async () => ({}) },
   };
 
   it('says the worker would create the contact when the source is set to', async () => {
@@ -146,7 +146,7 @@ describe('redrive --dry-run of an unresolved job', () => {
     for (const createIfUnresolved of [false, true]) {
       const preview = createRedrivePreview({
         ...deps,
-        links: { resolve: async () => undefined, redactedAt: async () => '2026-11-27T00:00:00.000Z' },
+        links: { lookup: async () => ({ redactedAt: '2026-11-27T00:00:00.000Z' }) },
         policy: () => ({ createIfUnresolved }),
       });
       expect(await preview(job)).toEqual([
@@ -156,7 +156,7 @@ describe('redrive --dry-run of an unresolved job', () => {
     // Redacted before the change: a new relationship, as the worker treats it.
     const before = createRedrivePreview({
       ...deps,
-      links: { resolve: async () => undefined, redactedAt: async () => '2026-11-01T00:00:00.000Z' },
+      links: { lookup: async () => ({ redactedAt: '2026-11-01T00:00:00.000Z' }) },
     });
     expect((await before(job))[0]).toMatch(/^unresolved: /);
   });
@@ -178,7 +178,7 @@ describe('redrive --dry-run of a job dated in the future', () => {
   const deps = {
     clearTalk: { getContact: async () => ({ id: 7, firstName: 'Bob' }) as unknown as Contact },
     state: { isApplied: async () => false, getFieldVersions: async () => ({ revision: 0, fields: {} }) },
-    links: { resolve: async () => undefined, redactedAt: async () => undefined },
+    links: { lookup: async () => ({}) },
   };
 
   it('says the worker would dead-letter it again when occurredAt is over 24 h ahead, as the worker does', async () => {
