@@ -131,8 +131,8 @@ interface Call {
 }
 
 /**
- * Creates a ClearTalk API client on `node:http`/`node:https` (./transport.ts): one keep-alive
- * agent per client, a per-attempt wall-clock timeout, retries with capped exponential backoff
+ * Creates a ClearTalk API client on its own HTTP/1.1 transport (./transport.ts): one pool of
+ * keep-alive connections per client, a per-attempt wall-clock timeout, retries with capped exponential backoff
  * and full jitter that honour `Retry-After` (as a floor: the wait is the larger of it and the
  * backoff) and never wait past the caller's deadline, one forced key refresh on 401/403, and
  * one immediate retry when a reused keep-alive socket turns out dead (a Lambda thawed after a

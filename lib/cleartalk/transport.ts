@@ -1,21 +1,21 @@
-import {
-  type ClientRequest,
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingMessage,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { ConfigError } from '../errors.js';
 import { ClearTalkTransportError } from './errors.js';
+import { formatRequestHead, type HttpResponse, ResponseReader } from './http1.js';
 
 /**
- * The ClearTalk client's HTTP transport: `node:http`/`node:https` with one keep-alive agent,
- * in place of axios, which cost ~3x a raw `node:http` request's CPU (docs/benchmarks.md,
- * bench:client). It does only what the client needs: one request, a wall-clock limit on the
- * whole attempt, the body read as text, and failures turned into {@link ClearTalkTransportError}
- * (message and code only: a Node request error holds no headers, but nothing else is kept
- * either, so the API key cannot travel in a `cause`).
+ * The ClearTalk client's HTTP transport: HTTP/1.1 over `node:net`/`node:tls` with a pool of
+ * keep-alive connections and the framing in `http1.ts`. First axios, then `node:http`, each
+ * cost more CPU than the exchange itself: axios ~3x a raw `node:http` request, and `node:http`
+ * ~3x this transport (docs/benchmarks.md, bench:client and bench:worker), which is CPU a worker
+ * Lambda pays for every PATCH. `undici` would be as lean but bundles to over 400 KB.
+ *
+ * It does only what the client needs: one request at a time per connection, a wall-clock limit
+ * on the whole attempt, the body read as text, and failures turned into
+ * {@link ClearTalkTransportError} (message and code only: nothing else is kept, so the API key
+ * cannot travel in a `cause`).
  *
  * It connects to ClearTalk directly: `HTTP(S)_PROXY` is not read (the worker runs outside a
  * VPC with direct egress; a CONNECT tunnel is not worth its code until a deployment needs it).
@@ -50,11 +50,11 @@ export interface HttpTransport {
   send(request: TransportRequest): Promise<TransportOutcome>;
 }
 
-// A contact is well under 1 MiB; anything bigger is not an answer we can use.
-const MAX_BODY_BYTES = 1024 * 1024;
+// Node's http.Agent keeps at most this many idle sockets too.
+const MAX_IDLE_CONNECTIONS = 256;
 
 /**
- * Creates a transport for `baseUrl` (http or https) with one keep-alive agent, made once.
+ * Creates a transport for `baseUrl` (http or https) with its own pool of keep-alive connections.
  * @throws {ConfigError} when `baseUrl` is not an http(s) URL
  */
 export function createHttpTransport(baseUrl: string): HttpTransport {
@@ -68,37 +68,46 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
     throw new ConfigError([`the ClearTalk base URL must be http(s), not ${url.protocol}`]);
   }
   const secure = url.protocol === 'https:';
-  const agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-  const makeRequest = secure ? httpsRequest : httpRequest;
-  // node:http wants an IPv6 literal without the brackets URL keeps.
+  // A socket wants an IPv6 literal without the brackets URL keeps.
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = url.port === '' ? undefined : Number(url.port);
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   const basePath = url.pathname.replace(/\/+$/, '');
   // URL.host leaves out a default port and keeps an IPv6 literal's brackets, as Host wants.
   const host = url.host;
+  const idle: Connection[] = [];
+  const open = (): Socket =>
+    secure
+      ? tlsConnect({
+          host: hostname,
+          port,
+          // SNI names a host, never an address (RFC 6066 §3); the certificate is checked either way.
+          ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
+          ALPNProtocols: ['http/1.1'],
+        })
+      : netConnect({ host: hostname, port });
 
   function send(call: TransportRequest): Promise<TransportOutcome> {
     return new Promise<TransportOutcome>((resolve) => {
       const exchange = new Exchange(resolve, call.timeoutMs);
+      let head: string;
+      let connection: Connection;
       try {
-        exchange.request = makeRequest(
-          {
-            agent,
-            hostname,
-            port,
-            path: basePath + call.path,
-            method: call.method,
-            headers: headerList(host, call),
-          },
-          (response) => exchange.receive(response),
-        );
+        head = formatRequestHead({
+          method: call.method,
+          path: basePath + call.path,
+          host,
+          headers: call.headers,
+          contentLength: call.body === undefined ? undefined : Buffer.byteLength(call.body),
+        });
+        // The most recently used connection first: the one least likely to have been closed.
+        connection = idle.pop() ?? new Connection(open(), idle);
       } catch (error) {
-        // e.g. a header value Node refuses (ERR_INVALID_CHAR names the header, not the value).
+        // e.g. a header value with a line break (the error names the header, not the value),
+        // or a port the socket refuses.
         exchange.fail(error);
         return;
       }
-      exchange.request.on('error', (error) => exchange.fail(error));
-      exchange.request.end(call.body);
+      connection.start(exchange, call.body === undefined ? head : head + call.body, call.method === 'HEAD');
     });
   }
 
@@ -106,16 +115,116 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
 }
 
 /**
+ * One keep-alive connection: carries one exchange at a time, then waits in the idle list
+ * (unreferenced, so an idle connection never keeps a process alive, as with Node's agent).
+ */
+class Connection {
+  private exchange: Exchange | undefined;
+  private reader: ResponseReader | undefined;
+  private served = 0;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly idle: Connection[],
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => this.receive(data));
+    socket.on('error', (error) => this.fail(error));
+    socket.on('close', () => this.closedByPeer());
+  }
+
+  /** Sends `message`; a HEAD request's answer is read without a body. */
+  start(exchange: Exchange, message: string, headRequest: boolean): void {
+    this.exchange = exchange;
+    this.reader = new ResponseReader(headRequest);
+    exchange.attach(this, this.served > 0);
+    this.socket.ref();
+    this.socket.write(message);
+  }
+
+  /** Ends the connection at once (a failed or timed-out exchange, a misbehaving server). */
+  abandon(): void {
+    this.exchange = undefined;
+    this.closed = true;
+    this.leaveIdle();
+    this.socket.destroy();
+  }
+
+  private receive(data: Buffer): void {
+    const { exchange, reader } = this;
+    if (exchange === undefined || reader === undefined) {
+      // Bytes nobody asked for on an idle connection: it cannot be trusted with the next request.
+      this.abandon();
+      return;
+    }
+    let response: HttpResponse | undefined;
+    try {
+      response = reader.feed(data);
+    } catch (error) {
+      exchange.fail(error);
+      return;
+    }
+    if (response !== undefined) this.finish(exchange, response);
+  }
+
+  private finish(exchange: Exchange, response: HttpResponse): void {
+    this.exchange = undefined;
+    this.reader = undefined;
+    this.served += 1;
+    if (response.reusable && !this.closed && this.idle.length < MAX_IDLE_CONNECTIONS) {
+      this.socket.unref();
+      this.idle.push(this);
+    } else {
+      this.abandon();
+    }
+    exchange.complete(response);
+  }
+
+  private closedByPeer(): void {
+    this.closed = true;
+    this.leaveIdle();
+    const { exchange, reader } = this;
+    if (exchange === undefined || reader === undefined) return;
+    // A response framed by the end of the connection is complete now; anything else was cut.
+    const response = reader.close();
+    if (response !== undefined) {
+      this.finish(exchange, response);
+      return;
+    }
+    const what = reader.started ? 'in the middle of the response' : 'before a response';
+    this.fail(Object.assign(new Error(`the connection closed ${what}`), { code: 'ECONNRESET' }));
+  }
+
+  /** The socket failed or closed under an exchange. */
+  private fail(error: unknown): void {
+    const { exchange, reader } = this;
+    if (exchange === undefined) return;
+    if (this.served > 0 && reader?.started === false) {
+      // A reused connection dead before the first byte of the answer was stale: closed by the
+      // peer while idle unnoticed, as after a Lambda thaw. The ones idle longer than it most
+      // likely are too; dropping them lets the client's one immediate retry get a new one.
+      for (const other of this.idle.splice(0)) other.abandon();
+    }
+    exchange.fail(error);
+  }
+
+  private leaveIdle(): void {
+    const index = this.idle.indexOf(this);
+    if (index >= 0) this.idle.splice(index, 1);
+  }
+}
+
+/**
  * One request and its answer: settles its promise exactly once, with the answer or the failure.
  * A class rather than closures per request: its methods are shared, so a request allocates one
- * object and a few small listeners.
+ * object.
  */
 class Exchange {
-  request: ClientRequest | undefined;
+  private connection: Connection | undefined;
+  private reusedSocket = false;
   private settled = false;
   private readonly timer: NodeJS.Timeout;
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
 
   constructor(
     private readonly resolve: (outcome: TransportOutcome) => void,
@@ -126,41 +235,27 @@ class Exchange {
     this.timer = setTimeout(timeOut, timeoutMs, this, timeoutMs);
   }
 
-  receive(response: IncomingMessage): void {
-    const declared = Number(response.headers['content-length']);
-    if (declared > MAX_BODY_BYTES) {
-      this.fail(tooLarge());
-      return;
-    }
-    response.on('data', (chunk: Buffer) => this.collect(chunk));
-    response.on('end', () => this.complete(response));
-    // The connection broke mid-body: Node emits an ECONNRESET 'aborted' error here.
-    response.on('error', (error) => this.fail(error));
+  attach(connection: Connection, reusedSocket: boolean): void {
+    this.connection = connection;
+    this.reusedSocket = reusedSocket;
   }
 
   fail(error: unknown): void {
     if (this.settled) return;
-    this.finish({ ok: false, error: toTransportError(error, this.request?.reusedSocket === true) });
+    this.finish({ ok: false, error: toTransportError(error, this.reusedSocket) });
     // Frees the socket at once instead of leaving it to a server that misbehaves.
-    this.request?.destroy();
+    this.connection?.abandon();
   }
 
-  private collect(chunk: Buffer): void {
-    this.size += chunk.length;
-    if (this.size > MAX_BODY_BYTES) this.fail(tooLarge());
-    else this.chunks.push(chunk);
-  }
-
-  private complete(response: IncomingMessage): void {
+  complete(response: HttpResponse): void {
     let body: string;
     try {
-      body = decodeBody(this.chunks, response.headers['content-encoding']);
+      body = decodeBody(response.body, response.contentEncoding);
     } catch (error) {
-      this.fail(error);
+      this.finish({ ok: false, error: toTransportError(error, this.reusedSocket) });
       return;
     }
-    const retryAfter = response.headers['retry-after'];
-    this.finish({ ok: true, status: response.statusCode ?? 0, retryAfter, body });
+    this.finish({ ok: true, status: response.status, retryAfter: response.retryAfter, body });
   }
 
   private finish(outcome: TransportOutcome): void {
@@ -175,28 +270,9 @@ function timeOut(exchange: Exchange, timeoutMs: number): void {
   exchange.fail(Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' }));
 }
 
-/**
- * The headers as a flat `[name, value, ...]` list: Node writes such a list as it is (still
- * validating every name and value) instead of first building its own header map one `setHeader`
- * at a time, about 20 µs less CPU per request (measured). A list gets no automatic `Host`.
- */
-function headerList(host: string, call: TransportRequest): string[] {
-  const list = ['Host', host];
-  for (const name in call.headers) list.push(name, call.headers[name] as string);
-  if (call.body !== undefined) list.push('Content-Length', String(Buffer.byteLength(call.body)));
-  return list;
-}
-
-function tooLarge(): Error {
-  return Object.assign(new Error(`the response body is over ${MAX_BODY_BYTES} bytes`), {
-    code: 'ERR_RESPONSE_TOO_LARGE',
-  });
-}
-
 // No Accept-Encoding is sent (a contact is a few hundred bytes: compression would cost more
 // than it saves), but without that header a server may still pick any coding (RFC 9110 §12.5.3).
-function decodeBody(chunks: Buffer[], encoding: string | undefined): string {
-  const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+function decodeBody(raw: Buffer, encoding: string | undefined): string {
   switch (encoding?.trim().toLowerCase()) {
     case undefined:
     case '':

@@ -23,6 +23,12 @@
  *                       of that many µs per job in place of the apply layer: pure CPU of a known size)
  *          --json <file> (the figures for npm run bench)
  * Jobs carry no customField: a customField job adds a GET (the merge), which the raw loop would not make.
+ *
+ * Reading the figures: the raw loop is plain `node:http`, the baseline since the first session. The
+ * client and so the apply path use the client's own HTTP/1.1 transport (lib/cleartalk/http1.ts),
+ * which costs far less CPU per request than `node:http`; with it the sandbox, not the sender, is
+ * the busier process, as a real API would be. apply/client isolates what the apply layer costs,
+ * and the CPU line shows each side's sender CPU per job beside the sandbox's.
  * Each round's inputs are made before its clock starts (see {@link Runner}): the SQS message bodies
  * for the apply path, the contact ids, keys and patch objects for the raw loop and the client.
  */

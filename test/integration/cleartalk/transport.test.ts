@@ -1,5 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
@@ -14,10 +17,12 @@ interface Seen {
   remotePort: number | undefined;
 }
 
-const servers: Server[] = [];
+const servers: Array<{ close(callback: () => void): unknown; closeAllConnections?: () => void }> = [];
+const sockets: Socket[] = [];
 afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
   for (const server of servers.splice(0)) {
-    server.closeAllConnections();
+    server.closeAllConnections?.();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
@@ -41,6 +46,37 @@ async function startServer(answer: (res: ServerResponse, seen: Seen) => void) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
+
+/**
+ * A TCP server that answers each request with `answer(requestNumber)` written as raw bytes, for
+ * answers `node:http` would not send. `close` ends the connection after the answer.
+ */
+async function startRawServer(answer: (n: number) => { bytes: string; close?: boolean }) {
+  let count = 0;
+  const ports: number[] = [];
+  const server = createTcpServer((socket) => {
+    sockets.push(socket);
+    ports.push(socket.remotePort ?? 0);
+    let seen = '';
+    socket.on('data', (data: Buffer) => {
+      seen += data.toString('latin1');
+      // Requests here carry no body: each head ends with an empty line.
+      while (seen.includes('\r\n\r\n')) {
+        seen = seen.slice(seen.indexOf('\r\n\r\n') + 4);
+        count += 1;
+        const { bytes, close } = answer(count);
+        if (close) socket.end(bytes);
+        else socket.write(bytes);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ports };
+}
+
+const GET = { method: 'GET', path: '/contacts/1', headers: {}, body: undefined, timeoutMs: 2_000 };
 
 const send = (baseUrl: string, body?: string): Promise<TransportOutcome> =>
   createHttpTransport(baseUrl).send({
@@ -146,5 +182,249 @@ describe('ClearTalk HTTP transport', () => {
     });
     expect((await client.getContact('1')).id).toBe(1);
     expect(reasons).toEqual(['ECONNRESET']);
+  });
+
+  it('reads a chunked answer', async () => {
+    const server = await startServer((res) => {
+      res.write('{"id":');
+      setTimeout(() => res.end('1}'), 10);
+    });
+    expect(await send(server.url)).toMatchObject({ ok: true, status: 200, body: '{"id":1}' });
+  });
+
+  it('opens a new connection after Connection: close and after the server closed an idle one', async () => {
+    let closing = true;
+    const server = await startServer((res) => {
+      if (closing) res.setHeader('connection', 'close');
+      res.end('{}');
+    });
+    const transport = createHttpTransport(server.url);
+    expect((await transport.send(GET)).ok).toBe(true);
+    expect((await transport.send(GET)).ok).toBe(true);
+    closing = false;
+    expect((await transport.send(GET)).ok).toBe(true);
+    // The server drops the idle keep-alive connection; the transport must notice, not fail.
+    const idleSocket = server.seen.length;
+    for (const s of servers) s.closeAllConnections?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await transport.send(GET)).toMatchObject({ ok: true, status: 200 });
+    const ports = server.seen.map((s) => s.remotePort);
+    expect(new Set(ports).size).toBe(4);
+    expect(idleSocket).toBe(3);
+  });
+
+  it('skips an interim 100 answer and reads an HTTP/1.0 body framed by the close', async () => {
+    const server = await startRawServer(() => ({
+      bytes: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"id":1}',
+      close: true,
+    }));
+    const transport = createHttpTransport(server.url);
+    expect(await transport.send(GET)).toEqual({
+      ok: true,
+      status: 200,
+      retryAfter: undefined,
+      body: '{"id":1}',
+    });
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{"id":1}' });
+    expect(server.ports).toHaveLength(2);
+  });
+
+  it('fails a malformed answer as an invalid response that the client does not retry', async () => {
+    const server = await startRawServer(() => ({ bytes: 'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n{}' }));
+    expect(await send(server.url)).toMatchObject({ ok: false, error: { code: 'ERR_INVALID_HTTP_RESPONSE' } });
+    const retries: string[] = [];
+    const client = createClearTalkClient({
+      baseUrl: server.url,
+      getApiKey: async () => 'k',
+      sleep: async () => {},
+      onRetry: (info) => retries.push(info.reason),
+    });
+    await expect(client.getContact('1')).rejects.toMatchObject({ code: 'request-failed', retryable: false });
+    expect(retries).toEqual([]);
+  });
+
+  it('drops an idle connection that receives bytes nobody asked for', async () => {
+    const server = await startRawServer((n) => ({
+      // The first answer carries a second, unasked-for one behind it.
+      bytes:
+        n === 1
+          ? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}'
+          : 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{"id":2}',
+    }));
+    const transport = createHttpTransport(server.url);
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{}' });
+    for (const socket of sockets) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{"id":2}' });
+    expect(server.ports).toHaveLength(2);
+  });
+
+  it('marks a failure as on a reused socket exactly when the connection had already carried an answer', async () => {
+    // Each request is answered or has its connection cut, in turn, as a server closing idle ones.
+    const plan = ['cut', 'answer', 'cut', 'answer'];
+    const server = createTcpServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.on('data', () => {
+        if (plan.shift() === 'cut') socket.destroy();
+        else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}');
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = createHttpTransport(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const reset = (reusedSocket: boolean) => ({ ok: false, error: { code: 'ECONNRESET', reusedSocket } });
+    expect(await transport.send(GET)).toMatchObject(reset(false));
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{}' });
+    expect(await transport.send(GET)).toMatchObject(reset(true));
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{}' });
+  });
+
+  it('sends the stale-socket retry on a new connection when every idle one died together', async () => {
+    // As after a Lambda thaw: the server forgot all idle connections without the client
+    // hearing of it, and resets each one when a request arrives on it.
+    let dead = false;
+    const server = createTcpServer((socket) => {
+      sockets.push(socket);
+      const born = dead;
+      socket.on('error', () => {});
+      socket.on('data', () => {
+        if (dead && !born) socket.destroy();
+        else
+          socket.write(
+            'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{"id":1}',
+          );
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const transport = createHttpTransport(url);
+    const outcomes = await Promise.all([transport.send(GET), transport.send(GET), transport.send(GET)]);
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    dead = true;
+    expect(await transport.send(GET)).toMatchObject({
+      ok: false,
+      error: { code: 'ECONNRESET', reusedSocket: true },
+    });
+    // The retry the client makes at once must not meet another of the dead connections.
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{"id":1}' });
+  });
+
+  it('answers a HEAD request without waiting for a body that never comes', async () => {
+    const server = await startServer((res) =>
+      // node:http sends a HEAD answer's Content-Length but never its body.
+      res.req.method === 'HEAD' ? res.writeHead(200, { 'content-length': '120' }).end() : res.end('{}'),
+    );
+    const transport = createHttpTransport(server.url);
+    const head = { ...GET, method: 'HEAD', timeoutMs: 500 };
+    expect(await transport.send(head)).toEqual({ ok: true, status: 200, retryAfter: undefined, body: '' });
+    expect(await transport.send(GET)).toMatchObject({ ok: true, status: 200 });
+    expect(new Set(server.seen.map((s) => s.remotePort)).size).toBe(1);
+  });
+
+  it('does not reuse a connection after an answer framed by both Transfer-Encoding and Content-Length', async () => {
+    const server = await startRawServer(() => ({
+      // A smuggling sign: a hop that framed this by the Content-Length would leave "0\r\n\r\n" behind.
+      bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    }));
+    const transport = createHttpTransport(server.url);
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{}' });
+    expect(await transport.send(GET)).toMatchObject({ ok: true, body: '{}' });
+    expect(server.ports).toHaveLength(2);
+  });
+
+  it('gives the client its contact when the answer ends with a stray empty line, as node:http did', async () => {
+    const stamp = new Date().toISOString();
+    const contact = JSON.stringify(buildContact({ createdAt: stamp, updatedAt: stamp }));
+    const server = await startRawServer(() => ({
+      bytes: `\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(contact)}\r\n\r\n${contact}\r\n`,
+    }));
+    const client = createClearTalkClient({
+      baseUrl: server.url,
+      getApiKey: async () => 'k',
+      sleep: async () => {},
+    });
+    expect((await client.getContact('1')).id).toBe(1);
+    expect((await client.getContact('1')).id).toBe(1);
+  });
+
+  it('fails an answer with bare LF line ends at once as an invalid response, not at the timeout', async () => {
+    const server = await startRawServer(() => ({ bytes: 'HTTP/1.1 200 OK\nContent-Length: 2\n\n{}' }));
+    const started = Date.now();
+    const outcome = await createHttpTransport(server.url).send({ ...GET, timeoutMs: 500 });
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'ERR_INVALID_HTTP_RESPONSE' } });
+    expect(Date.now() - started).toBeLessThan(400);
+  });
+
+  it('refuses a header value that would inject a header, before anything is sent', async () => {
+    const server = await startServer((res) => res.end('{}'));
+    const outcome = await createHttpTransport(server.url).send({
+      ...GET,
+      headers: { 'x-api-key': 'secret-key\r\nX-Injected: 1' },
+    });
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'ERR_INVALID_CHAR' } });
+    if (!outcome.ok) expect(outcome.error.message).not.toContain('secret-key');
+    expect(server.seen).toHaveLength(0);
+  });
+
+  it('speaks HTTPS with SNI and ALPN, and refuses a certificate nobody trusts', async () => {
+    const key = readFileSync(new URL('../../fixtures/tls/localhost.key', import.meta.url));
+    const cert = readFileSync(new URL('../../fixtures/tls/localhost.crt', import.meta.url));
+    const names: Array<string | false | null> = [];
+    const server = createHttpsServer({ key, cert, ALPNProtocols: ['http/1.1'] }, (req, res) => {
+      const tlsSocket = req.socket as import('node:tls').TLSSocket;
+      names.push((tlsSocket as { servername?: string | false }).servername ?? false, tlsSocket.alpnProtocol);
+      res.end('{"id":1}');
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://localhost:${(server.address() as AddressInfo).port}`;
+    const untrusted = await createHttpTransport(url).send(GET);
+    expect(untrusted).toMatchObject({ ok: false, error: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
+    // Trusting the test certificate the only way the transport allows: the process-wide switch.
+    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      expect(await createHttpTransport(url).send(GET)).toMatchObject({
+        ok: true,
+        status: 200,
+        body: '{"id":1}',
+      });
+    } finally {
+      if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+    }
+    expect(names).toEqual(['localhost', 'http/1.1']);
+  });
+
+  it('leaves no idle connection keeping a process alive', async () => {
+    // A server that never closes an idle connection (node:http's would after 5 s).
+    const server = await startRawServer(() => ({
+      bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{"id":1}',
+    }));
+    const script = `
+      import { createHttpTransport } from './lib/cleartalk/transport.ts';
+      const outcome = await createHttpTransport(process.argv[1]).send(${JSON.stringify(GET)});
+      process.stdout.write(String(outcome.ok));`;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script, server.url],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    expect({ code, out }).toEqual({ code: 0, out: 'true' });
   });
 });
