@@ -21,12 +21,12 @@ export async function handler(event: unknown, context: Context): Promise<Backfil
   const invocation = parseBackfillEvent(event);
   const deadlineAt = Date.now() + context.getRemainingTimeInMillis() - config.DEADLINE_SAFETY_MS;
   const summary = await runBackfill(invocation, deps, { deadlineAt });
-  // Samples hold contact data: they go back to the invoker, never into the logs.
-  if (summary.sources.some((s) => s.error))
-    logger.error('backfill finished with errors', summaryForLog(summary));
-  else logger.info('backfill finished', summaryForLog(summary));
-  // A failed scope fails the invocation: Lambda's Errors metric, and so the alarm, see it.
+  // A failed scope fails the invocation: Lambda's Errors metric, and so the alarm, see it. A
+  // conflict (an overlapping run got there first) is not a failure, so it is not logged as one.
   const failure = backfillFailure(summary);
+  // Samples hold contact data: they go back to the invoker, never into the logs.
+  if (failure) logger.error('backfill finished with errors', summaryForLog(summary));
+  else logger.info('backfill finished', summaryForLog(summary));
   if (failure) throw failure;
   return summary;
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BackfillFailedError, BackfillSummary } from '../../../lib/backfill/run-backfill.js';
@@ -102,6 +103,51 @@ describe('handlers/backfill', () => {
       level: 'ERROR',
       sources: [{ source: 'typeform', scope: 'missing', stoppedBy: 'error' }],
     });
+  });
+
+  it('logs a scope that lost its checkpoint to an overlapping run at INFO and does not fail', async () => {
+    const send = DynamoDBDocumentClient.prototype.send;
+    let raced = false;
+    const writes: string[] = [];
+    const spies = [
+      // The first checkpoint write goes out twice: the first copy stands for an overlapping run
+      // that got there first, so the handler's own conditional write meets a newer revision.
+      vi.spyOn(DynamoDBDocumentClient.prototype, 'send').mockImplementation(async function (
+        this: DynamoDBDocumentClient,
+        command: unknown,
+      ) {
+        const call = send as (this: DynamoDBDocumentClient, c: unknown) => Promise<unknown>;
+        if (!raced && command instanceof PutCommand && command.input.Item?.kind === 'checkpoint') {
+          raced = true;
+          await call.call(this, command);
+        }
+        return call.call(this, command);
+      }),
+      ...[process.stdout, process.stderr].map((stream) =>
+        vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
+          writes.push(String(chunk));
+          return true;
+        }),
+      ),
+    ];
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+    vi.resetModules();
+    const { handler: logging } = await import('../../../handlers/backfill.js');
+    let summary: BackfillSummary;
+    try {
+      summary = await logging(event('scheduled.json'), context);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    }
+    expect(raced).toBe(true);
+    expect(summary.sources.filter((s) => s.stoppedBy === 'conflict')).toHaveLength(1);
+    const lines = writes
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('backfill finished'))
+      .map((line) => JSON.parse(line) as { level: string; message: string });
+    expect(lines).toEqual([expect.objectContaining({ level: 'INFO', message: 'backfill finished' })]);
   });
 
   it('rejects a malformed request with an error that says what is expected', async () => {
