@@ -31,7 +31,7 @@ import { PROJECT_ROOT } from '../build/package.js';
 import { provisionStack } from '../provision.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { startSandbox } from '../sandbox/server.js';
-import { localShopifySecret, localTypeformSecret } from './defaults.js';
+import { LOCAL_DEFAULTS, localShopifySecret, localTypeformSecret } from './defaults.js';
 import { type HttpApiHandler, type LocalHttpApi, loadServerlessFunctions, startHttpApi } from './http-api.js';
 import { formatStreamLines } from './log-format.js';
 import { localAwsEnv, startMoto } from './moto.js';
@@ -230,8 +230,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 }
 
 /** The start-up banner: URLs and what to try next. */
-export function describeStack(stack: LocalStack, port: number): string {
-  const portPrefix = port === 3000 ? '' : `PORT=${port} `;
+export function describeStack(
+  stack: Pick<LocalStack, 'url' | 'routes' | 'sandbox' | 'clearTalkBaseUrl' | 'awsEndpoint' | 'environment'>,
+): string {
+  // The port the routes really listen on (PORT=0 picks a free one): what `npm run send` needs.
+  const port = Number(new URL(stack.url).port);
+  const portPrefix = port === LOCAL_DEFAULTS.port ? '' : `PORT=${port} `;
   const lines = [
     'cleartalk-contact-sync is running locally',
     ...Object.entries(stack.routes).map(([fn, url]) => `  POST ${url}  (${fn})`),
@@ -260,7 +264,7 @@ async function main(): Promise<void> {
     process.stderr.write(`npm start failed: ${(error as Error)?.message ?? String(error)}\n`);
     process.exit(1);
   }
-  process.stdout.write(describeStack(stack, positiveInt(process.env, 'PORT', 3000)));
+  process.stdout.write(describeStack(stack));
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
