@@ -75,16 +75,25 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
   // URL.host leaves out a default port and keeps an IPv6 literal's brackets, as Host wants.
   const host = url.host;
   const idle: Connection[] = [];
-  const open = (): Socket =>
-    secure
-      ? tlsConnect({
-          host: hostname,
-          port,
-          // SNI names a host, never an address (RFC 6066 §3); the certificate is checked either way.
-          ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
-          ALPNProtocols: ['http/1.1'],
-        })
-      : netConnect({ host: hostname, port });
+  // The latest TLS session ClearTalk gave us: a new connection resumes it (an abbreviated
+  // handshake, as https.Agent does with its session cache); a server that declines it costs a
+  // full handshake, nothing else.
+  let tlsSession: Buffer | undefined;
+  const open = (): Socket => {
+    if (!secure) return netConnect({ host: hostname, port });
+    const socket = tlsConnect({
+      host: hostname,
+      port,
+      // SNI names a host, never an address (RFC 6066 §3); the certificate is checked either way.
+      ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
+      ALPNProtocols: ['http/1.1'],
+      ...(tlsSession === undefined ? {} : { session: tlsSession }),
+    });
+    socket.on('session', (session: Buffer) => {
+      tlsSession = session;
+    });
+    return socket;
+  };
 
   function send(call: TransportRequest): Promise<TransportOutcome> {
     return new Promise<TransportOutcome>((resolve) => {
@@ -129,6 +138,8 @@ class Connection {
     private readonly idle: Connection[],
   ) {
     socket.setNoDelay(true);
+    // TCP keep-alive probes on a pooled connection, as Node's agent sets them (keepAliveMsecs).
+    socket.setKeepAlive(true, 1_000);
     socket.on('data', (data: Buffer) => this.receive(data));
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.closedByPeer());

@@ -368,13 +368,17 @@ describe('ClearTalk HTTP transport', () => {
     expect(server.seen).toHaveLength(0);
   });
 
-  it('speaks HTTPS with SNI and ALPN, and refuses a certificate nobody trusts', async () => {
+  it('speaks HTTPS with SNI and ALPN, resumes the TLS session on a new connection, and refuses a certificate nobody trusts', async () => {
     const key = readFileSync(new URL('../../fixtures/tls/localhost.key', import.meta.url));
     const cert = readFileSync(new URL('../../fixtures/tls/localhost.crt', import.meta.url));
     const names: Array<string | false | null> = [];
+    const resumed: boolean[] = [];
     const server = createHttpsServer({ key, cert, ALPNProtocols: ['http/1.1'] }, (req, res) => {
       const tlsSocket = req.socket as import('node:tls').TLSSocket;
       names.push((tlsSocket as { servername?: string | false }).servername ?? false, tlsSocket.alpnProtocol);
+      resumed.push(tlsSocket.isSessionReused());
+      // Each answer closes its connection, so the next request needs a new one.
+      res.setHeader('connection', 'close');
       res.end('{"id":1}');
     });
     servers.push(server);
@@ -386,16 +390,16 @@ describe('ClearTalk HTTP transport', () => {
     const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     try {
-      expect(await createHttpTransport(url).send(GET)).toMatchObject({
-        ok: true,
-        status: 200,
-        body: '{"id":1}',
-      });
+      const transport = createHttpTransport(url);
+      for (let i = 0; i < 2; i += 1) {
+        expect(await transport.send(GET)).toMatchObject({ ok: true, status: 200, body: '{"id":1}' });
+      }
     } finally {
       if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
     }
-    expect(names).toEqual(['localhost', 'http/1.1']);
+    expect(names).toEqual(['localhost', 'http/1.1', 'localhost', 'http/1.1']);
+    expect(resumed).toEqual([false, true]);
   });
 
   it('leaves no idle connection keeping a process alive', async () => {
