@@ -77,6 +77,8 @@ export interface HttpResponse {
   body: Buffer;
   /** Whether the connection can carry the next request (not `Connection: close`, not HTTP/1.0, framed). */
   reusable: boolean;
+  /** How long the server keeps the idle connection open, from `Keep-Alive: timeout=<s>`, when it says. */
+  keepAliveMs: number | undefined;
 }
 
 // A contact is well under 1 MiB; anything bigger is not an answer we can use.
@@ -113,6 +115,7 @@ export class ResponseReader {
   private retryAfter: string | undefined;
   private contentEncoding: string | undefined;
   private keepAlive = true;
+  private keepAliveMs: number | undefined;
   /** Whether any byte of the response has arrived (a reused socket that closes before one did was stale). */
   started = false;
 
@@ -233,6 +236,7 @@ export class ResponseReader {
       contentEncoding: this.contentEncoding,
       body,
       reusable: this.keepAlive,
+      keepAliveMs: this.keepAliveMs,
     };
   }
 
@@ -259,6 +263,7 @@ export class ResponseReader {
     let transferEncoding = false;
     let retryAfter: string | undefined;
     let contentEncoding: string | undefined;
+    let keepAliveMs: number | undefined;
     let start = lineEnd < 0 ? head.length : lineEnd + 2;
     while (start < head.length) {
       let end = head.indexOf('\r\n', start);
@@ -307,6 +312,12 @@ export class ResponseReader {
         case 'content-encoding':
           contentEncoding = value;
           break;
+        case 'keep-alive': {
+          // `Keep-Alive: timeout=5, max=100` (RFC 2068 §19.7.1): how long the server keeps it idle.
+          const timeout = /(?:^|[,\s])timeout\s*=\s*(\d{1,9})\b/i.exec(value);
+          if (timeout !== null) keepAliveMs = Number(timeout[1]) * 1_000;
+          break;
+        }
       }
     }
     if (status < 200) {
@@ -317,6 +328,7 @@ export class ResponseReader {
     this.status = status;
     this.retryAfter = retryAfter;
     this.contentEncoding = contentEncoding;
+    this.keepAliveMs = keepAliveMs;
     this.keepAlive = !closing && (http11 || keepAlive);
     if (this.headRequest || status === 204 || status === 304) {
       this.phase = 'done';

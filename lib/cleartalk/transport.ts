@@ -52,12 +52,25 @@ export interface HttpTransport {
 
 // Node's http.Agent keeps at most this many idle sockets too.
 const MAX_IDLE_CONNECTIONS = 256;
+// How long an idle connection is reused when the server gives no `Keep-Alive: timeout` (undici's
+// default too): servers and load balancers close idle connections after a few seconds (Node 5 s)
+// to a minute (ALB 60 s), and a Lambda thawed after a freeze would otherwise send its first
+// requests on connections the server closed long ago.
+const IDLE_MS = 4_000;
+// With a `Keep-Alive: timeout` hint, stop a second before the server would close the connection.
+const IDLE_MARGIN_MS = 1_000;
+
+export interface HttpTransportOptions {
+  /** Epoch ms, for the idle limit. @default Date.now */
+  readonly now?: () => number;
+}
 
 /**
  * Creates a transport for `baseUrl` (http or https) with its own pool of keep-alive connections.
  * @throws {ConfigError} when `baseUrl` is not an http(s) URL
  */
-export function createHttpTransport(baseUrl: string): HttpTransport {
+export function createHttpTransport(baseUrl: string, options: HttpTransportOptions = {}): HttpTransport {
+  const now = options.now ?? Date.now;
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -95,6 +108,16 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
     return socket;
   };
 
+  /** The most recently used idle connection still within its idle limit; older ones are closed. */
+  function checkout(): Connection | undefined {
+    const time = now();
+    for (let connection = idle.pop(); connection !== undefined; connection = idle.pop()) {
+      if (connection.usableAt(time)) return connection;
+      connection.abandon();
+    }
+    return undefined;
+  }
+
   function send(call: TransportRequest): Promise<TransportOutcome> {
     return new Promise<TransportOutcome>((resolve) => {
       const exchange = new Exchange(resolve, call.timeoutMs);
@@ -109,7 +132,7 @@ export function createHttpTransport(baseUrl: string): HttpTransport {
           contentLength: call.body === undefined ? undefined : Buffer.byteLength(call.body),
         });
         // The most recently used connection first: the one least likely to have been closed.
-        connection = idle.pop() ?? new Connection(open(), idle);
+        connection = checkout() ?? new Connection(open(), idle, now);
       } catch (error) {
         // e.g. a header value with a line break (the error names the header, not the value),
         // or a port the socket refuses.
@@ -132,10 +155,12 @@ class Connection {
   private reader: ResponseReader | undefined;
   private served = 0;
   private closed = false;
+  private idleUntil = 0;
 
   constructor(
     private readonly socket: Socket,
     private readonly idle: Connection[],
+    private readonly now: () => number,
   ) {
     socket.setNoDelay(true);
     // TCP keep-alive probes on a pooled connection, as Node's agent sets them (keepAliveMsecs).
@@ -152,6 +177,11 @@ class Connection {
     exchange.attach(this, this.served > 0);
     this.socket.ref();
     this.socket.write(message);
+  }
+
+  /** Whether the connection, idle since its last answer, may still carry a request at `time`. */
+  usableAt(time: number): boolean {
+    return time < this.idleUntil;
   }
 
   /** Ends the connection at once (a failed or timed-out exchange, a misbehaving server). */
@@ -183,7 +213,9 @@ class Connection {
     this.exchange = undefined;
     this.reader = undefined;
     this.served += 1;
-    if (response.reusable && !this.closed && this.idle.length < MAX_IDLE_CONNECTIONS) {
+    const idleMs = response.keepAliveMs === undefined ? IDLE_MS : response.keepAliveMs - IDLE_MARGIN_MS;
+    if (response.reusable && idleMs > 0 && !this.closed && this.idle.length < MAX_IDLE_CONNECTIONS) {
+      this.idleUntil = this.now() + idleMs;
       this.socket.unref();
       this.idle.push(this);
     } else {

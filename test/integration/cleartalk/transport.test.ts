@@ -184,6 +184,34 @@ describe('ClearTalk HTTP transport', () => {
     expect(reasons).toEqual(['ECONNRESET']);
   });
 
+  it('reuses an idle connection for 4 s, or until a second before the Keep-Alive timeout the server gives', async () => {
+    let hint: string | undefined;
+    const server = await startServer((res) => {
+      if (hint !== undefined) res.setHeader('keep-alive', hint);
+      res.end('{}');
+    });
+    let time = Date.UTC(2026, 10, 27);
+    const transport = createHttpTransport(server.url, { now: () => time });
+    const port = async (advanceMs: number) => {
+      time += advanceMs;
+      expect(await transport.send(GET)).toMatchObject({ ok: true, status: 200 });
+      return server.seen.at(-1)?.remotePort;
+    };
+    // No hint: reused within 4 s of the last answer, a new connection after (as after a thaw).
+    const first = await port(0);
+    expect(await port(3_999)).toBe(first);
+    const second = await port(4_000);
+    expect(second).not.toBe(first);
+    // timeout=30: reused 28 s later; timeout=1: not reused at all.
+    hint = 'timeout=30, max=1000';
+    expect(await port(0)).toBe(second);
+    expect(await port(28_999)).toBe(second);
+    hint = 'timeout=1';
+    const third = await port(29_000);
+    const fourth = await port(0);
+    expect(new Set([second, third, fourth]).size).toBe(3);
+  });
+
   it('reads a chunked answer', async () => {
     const server = await startServer((res) => {
       res.write('{"id":');

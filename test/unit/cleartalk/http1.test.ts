@@ -98,6 +98,15 @@ describe('ResponseReader', () => {
     expect(read([whole])?.reusable).toBe(true);
   });
 
+  it('passes the Keep-Alive timeout on in ms, when the server gives one', () => {
+    const hinted = read(['HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=100\r\nContent-Length: 0\r\n\r\n']);
+    expect(hinted?.keepAliveMs).toBe(5_000);
+    expect(
+      read(['HTTP/1.1 200 OK\r\nKeep-Alive: max=100\r\nContent-Length: 0\r\n\r\n'])?.keepAliveMs,
+    ).toBeUndefined();
+    expect(read(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'])?.keepAliveMs).toBeUndefined();
+  });
+
   it('passes Retry-After and Content-Encoding on, whatever their case', () => {
     const response = read([
       'HTTP/1.1 503 Service Unavailable\r\nretry-after: 7\r\nCONTENT-ENCODING: gzip\r\nContent-Length: 0\r\n\r\n',
