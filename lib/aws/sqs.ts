@@ -58,7 +58,12 @@ export async function enqueuePatchJobs(
   sqs: Sqs,
   queueUrl: string,
   jobs: readonly PatchJob[],
-  options: { attempts?: number; sleep?: (ms: number) => Promise<void> } = {},
+  options: {
+    attempts?: number;
+    sleep?: (ms: number) => Promise<void>;
+    /** Told how many jobs each SendMessageBatch put on the queue. */
+    onEnqueued?: (count: number) => void;
+  } = {},
 ): Promise<void> {
   const attempts = options.attempts ?? 4;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -76,7 +81,9 @@ export async function enqueuePatchJobs(
         }
         failedIds = pending.map((entry) => entry.Id ?? '');
       }
+      const before = pending.length;
       pending = pending.filter((entry) => failedIds.includes(entry.Id ?? ''));
+      if (pending.length < before) options.onEnqueued?.(before - pending.length);
       if (pending.length > 0 && attempt >= attempts) {
         const ids = pending.map((entry) => byId.get(entry.Id)?.jobId).join(', ');
         throw new DependencyError('sqs', `SQS refused jobs after ${attempts} attempts: ${ids}`);

@@ -11,7 +11,7 @@ import type { MappingConfig } from '../sources/mapping-config.js';
 import type { HttpFetch } from './http.js';
 import { type Clock, type Pacer, realSleep, type Sleep } from './pacing.js';
 import type { BackfillDeps } from './run-backfill.js';
-import type { ScopeProgress } from './run-scope.js';
+import type { EnqueueJobs, ScopeProgress } from './run-scope.js';
 
 /**
  * Typeform allows 2 requests per second per account: one every 500 ms, plus 100 ms so that a late
@@ -72,7 +72,7 @@ export function createBackfillDeps(
     readonly sleep?: Sleep;
     readonly random?: () => number;
     /** Replaces the SQS sink (the benchmark counts jobs instead of sending them). */
-    readonly enqueue?: (jobs: readonly PatchJob[]) => Promise<void>;
+    readonly enqueue?: EnqueueJobs;
     readonly overlapMs?: number;
     /** Page sizes below the APIs' maxima (tests only). */
     readonly pageSizes?: { readonly typeform?: number; readonly shopify?: number };
@@ -90,7 +90,12 @@ export function createBackfillDeps(
     mapping: { config: options.mapping, defaultPhoneRegion: config.DEFAULT_PHONE_REGION },
     store: createCheckpointStore({ client: clients.dynamodb, tableName: config.STATE_TABLE_NAME, now }),
     enqueue:
-      options.enqueue ?? ((jobs) => enqueuePatchJobs(clients.sqs, config.PATCH_QUEUE_URL, jobs, { sleep })),
+      options.enqueue ??
+      ((jobs: readonly PatchJob[], onEnqueued?: (count: number) => void) =>
+        enqueuePatchJobs(clients.sqs, config.PATCH_QUEUE_URL, jobs, {
+          sleep,
+          ...(onEnqueued ? { onEnqueued } : {}),
+        })),
     typeform: typeformSecret
       ? {
           baseUrl: config.TYPEFORM_API_BASE_URL,

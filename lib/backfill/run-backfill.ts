@@ -1,10 +1,10 @@
 import type { CheckpointStore } from '../aws/checkpoints.js';
 import { ConfigError, SyncError, ValidationError } from '../errors.js';
-import type { PatchJob } from '../jobs/patch-job.js';
 import { backfillFormIds, typeformFormSettings } from '../sources/mapping-config.js';
 import { type Clock, createDeadline, type Sleep } from './pacing.js';
 import type { BackfillInvocation } from './request.js';
 import {
+  type EnqueueJobs,
   emptyScopeSummary,
   runScope,
   type ScopeDefinition,
@@ -26,7 +26,7 @@ export interface BackfillDeps {
   readonly mapping: MappingContext;
   readonly store: CheckpointStore;
   /** Puts a page's jobs on the queue (SendMessageBatch, 10 per call, failures retried). */
-  readonly enqueue: (jobs: readonly PatchJob[]) => Promise<void>;
+  readonly enqueue: EnqueueJobs;
   /** Absent when no Typeform token is configured. */
   readonly typeform?: TypeformAccess | undefined;
   /** Absent when the shop domain or its token is not configured. */

@@ -55,9 +55,16 @@ export interface ScopeProgress {
   readonly elapsedMs: number;
 }
 
+/**
+ * Puts jobs on the queue; `onEnqueued` hears how many went out as they do, so a failure part way
+ * through a page still counts the jobs that did (their page is read again, and SQS or the worker's
+ * ledger drops the repeats).
+ */
+export type EnqueueJobs = (jobs: readonly PatchJob[], onEnqueued?: (count: number) => void) => Promise<void>;
+
 export interface RunScopeContext {
   readonly store: CheckpointStore;
-  readonly enqueue: (jobs: readonly PatchJob[]) => Promise<void>;
+  readonly enqueue: EnqueueJobs;
   readonly dryRun: boolean;
   readonly deadline: Deadline;
   readonly now: () => number;
@@ -139,8 +146,13 @@ export async function runScope<State>(
       if (context.dryRun) {
         summary.samples?.push(...jobs.slice(0, Math.max(0, sampleSize - (summary.samples?.length ?? 0))));
       } else {
-        if (jobs.length > 0) await context.enqueue(jobs);
-        summary.jobsEnqueued += jobs.length;
+        let enqueued = 0;
+        try {
+          if (jobs.length > 0) await context.enqueue(jobs, (count) => (enqueued += count));
+          enqueued = jobs.length;
+        } finally {
+          summary.jobsEnqueued += enqueued;
+        }
         revision = await context.store.put(
           definition.checkpointSource,
           definition.checkpointScope,

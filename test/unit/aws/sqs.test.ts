@@ -80,6 +80,22 @@ describe('enqueuePatchJobs', () => {
     expect(sleeps).toHaveLength(1);
   });
 
+  it('reports how many jobs each call put on the queue, also when it then gives up', async () => {
+    const counts: number[] = [];
+    // The first batch goes out whole, the second keeps one entry refused to the end.
+    const sqs = fakeSqs((entries, call) => ({
+      Failed: call === 1 ? [] : [{ Id: entries.at(-1)?.Id, Code: 'x', SenderFault: false }],
+    }));
+    const jobs = Array.from({ length: 13 }, (_, i) => job(i));
+    const error = await enqueuePatchJobs(sqs, 'q', jobs, {
+      attempts: 2,
+      sleep: async () => {},
+      onEnqueued: (count) => counts.push(count),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(counts).toEqual([10, 2]);
+  });
+
   it('throws naming the jobs SQS still refuses after the last attempt', async () => {
     const sqs = fakeSqs((entries) => ({ Failed: [{ Id: entries[0]?.Id, Code: 'x', SenderFault: false }] }));
     const error = await enqueuePatchJobs(sqs, 'q', [job(0), job(1)], {

@@ -126,6 +126,22 @@ describe('runScope', () => {
     expect(writes.map((w) => w.state)).toEqual([{ after: 4 }]);
   });
 
+  it('counts the jobs of a page that went out before its enqueue failed', async () => {
+    let calls = 0;
+    const { ctx } = context({
+      enqueue: async (_jobs, onEnqueued) => {
+        calls++;
+        if (calls === 2) {
+          onEnqueued?.(2);
+          throw new DependencyError('sqs', 'SQS refused jobs after 4 attempts');
+        }
+      },
+    });
+    const summary = await runScope(definition(pagesOf(3, 4)), ctx);
+    // Page 1: its 3 jobs; page 2: the 2 that went out before SQS gave up.
+    expect(summary).toMatchObject({ stoppedBy: 'error', jobsMapped: 6, jobsEnqueued: 5 });
+  });
+
   it('leaves the checkpoint where it was when the source fails mid-sweep', async () => {
     const { ctx, writes } = context();
     const summary = await runScope(
