@@ -164,12 +164,8 @@ export class ResponseReader {
           break;
         }
         case 'chunk-size': {
-          const end = findLineEnd(buf, at);
-          if (end < 0) {
-            if (buf.length - at > MAX_CHUNK_LINE_BYTES) throw invalid('a chunk size line is too long');
-            this.pending = buf.subarray(at);
-            return undefined;
-          }
+          const end = this.lineEnd(buf, at, MAX_CHUNK_LINE_BYTES, 'a chunk size line is too long');
+          if (end < 0) return undefined;
           const match = /^0*([0-9A-Fa-f]{1,8})[\t ]*(?:;[^\r\n]*)?$/.exec(buf.toString('latin1', at, end));
           if (match === null) throw invalid('a chunk size is not hexadecimal');
           this.remaining = Number.parseInt(match[1] as string, 16);
@@ -189,12 +185,8 @@ export class ResponseReader {
         }
         case 'trailers': {
           // Trailer fields are read past, never used: lines up to an empty one.
-          const end = findLineEnd(buf, at);
-          if (end < 0) {
-            if (buf.length - at > MAX_HEAD_BYTES) throw invalid('the trailer section is too large');
-            this.pending = buf.subarray(at);
-            return undefined;
-          }
+          const end = this.lineEnd(buf, at, MAX_HEAD_BYTES, 'the trailer section is too large');
+          if (end < 0) return undefined;
           if (end === at) this.phase = 'done';
           at = end + 2;
           break;
@@ -238,6 +230,19 @@ export class ResponseReader {
       reusable: this.keepAlive,
       keepAliveMs: this.keepAliveMs,
     };
+  }
+
+  /**
+   * The end of the line starting at `at`, or -1 with the rest kept for the next bytes.
+   * @throws {Error} with code `ERR_INVALID_HTTP_RESPONSE` when the line grows past `maxBytes`
+   */
+  private lineEnd(buf: Buffer, at: number, maxBytes: number, tooLong: string): number {
+    const end = findLineEnd(buf, at);
+    if (end < 0) {
+      if (buf.length - at > maxBytes) throw invalid(tooLong);
+      this.pending = buf.subarray(at);
+    }
+    return end;
   }
 
   private collect(part: Buffer): void {

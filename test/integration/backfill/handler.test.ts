@@ -48,6 +48,31 @@ afterAll(async () => {
   await Promise.all(stops.map((stop) => stop()));
 });
 
+/**
+ * Runs `invoke` on a fresh cold start of the handler that logs at INFO (the level is read when the
+ * logger is made); returns its result and the log lines it wrote.
+ */
+async function invokeLogging<T>(
+  invoke: (logging: typeof handler) => Promise<T>,
+): Promise<{ result: T; lines: string[] }> {
+  const writes: string[] = [];
+  const spies = [process.stdout, process.stderr].map((stream) =>
+    vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
+      writes.push(String(chunk));
+      return true;
+    }),
+  );
+  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+  vi.resetModules();
+  try {
+    const { handler: logging } = await import('../../../handlers/backfill.js');
+    return { result: await invoke(logging), lines: writes.join('').split('\n') };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+  }
+}
+
 describe('handlers/backfill', () => {
   it('runs every configured source from its checkpoint on the schedule', async () => {
     const summary = await handler(event('scheduled.json'), context);
@@ -73,32 +98,14 @@ describe('handlers/backfill', () => {
   });
 
   it('fails the invocation when a scope stops on an error, after logging the summary', async () => {
-    const writes: string[] = [];
-    const spies = [process.stdout, process.stderr].map((stream) =>
-      vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
-        writes.push(String(chunk));
-        return true;
-      }),
+    // A form the account does not have: Typeform answers 404, the scope stops on an error.
+    const { result: error, lines } = await invokeLogging((logging) =>
+      logging({ source: 'typeform', formIds: ['missing'] }, context).catch((e: unknown) => e),
     );
-    // A cold start that logs (the level is read when the logger is made).
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
-    vi.resetModules();
-    const { handler: logging } = await import('../../../handlers/backfill.js');
-    let error: unknown;
-    try {
-      // A form the account does not have: Typeform answers 404, the scope stops on an error.
-      error = await logging({ source: 'typeform', formIds: ['missing'] }, context).catch((e: unknown) => e);
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
-    }
     // A fresh module graph: the class of that graph, so compare by name.
     expect((error as BackfillFailedError).name).toBe('BackfillFailedError');
     expect((error as BackfillFailedError).failed).toEqual(['typeform missing (config)']);
-    const summaryLine = writes
-      .join('')
-      .split('\n')
-      .find((line) => line.includes('backfill finished with errors'));
+    const summaryLine = lines.find((line) => line.includes('backfill finished with errors'));
     expect(JSON.parse(summaryLine ?? '{}')).toMatchObject({
       level: 'ERROR',
       sources: [{ source: 'typeform', scope: 'missing', stoppedBy: 'error' }],
@@ -106,48 +113,35 @@ describe('handlers/backfill', () => {
   });
 
   it('logs a scope that lost its checkpoint to an overlapping run at INFO and does not fail', async () => {
-    const send = DynamoDBDocumentClient.prototype.send;
+    const send = DynamoDBDocumentClient.prototype.send as (
+      this: DynamoDBDocumentClient,
+      command: unknown,
+    ) => Promise<unknown>;
     let raced = false;
-    const writes: string[] = [];
-    const spies = [
-      // The first checkpoint write goes out twice: the first copy stands for an overlapping run
-      // that got there first, so the handler's own conditional write meets a newer revision.
-      vi.spyOn(DynamoDBDocumentClient.prototype, 'send').mockImplementation(async function (
-        this: DynamoDBDocumentClient,
-        command: unknown,
-      ) {
-        const call = send as (this: DynamoDBDocumentClient, c: unknown) => Promise<unknown>;
-        if (!raced && command instanceof PutCommand && command.input.Item?.kind === 'checkpoint') {
-          raced = true;
-          await call.call(this, command);
-        }
-        return call.call(this, command);
-      }),
-      ...[process.stdout, process.stderr].map((stream) =>
-        vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
-          writes.push(String(chunk));
-          return true;
-        }),
-      ),
-    ];
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
-    vi.resetModules();
-    const { handler: logging } = await import('../../../handlers/backfill.js');
-    let summary: BackfillSummary;
+    // The first checkpoint write goes out twice: the first copy stands for an overlapping run
+    // that got there first, so the handler's own conditional write meets a newer revision.
+    const spy = vi.spyOn(DynamoDBDocumentClient.prototype, 'send').mockImplementation(async function (
+      this: DynamoDBDocumentClient,
+      command: unknown,
+    ) {
+      if (!raced && command instanceof PutCommand && command.input.Item?.kind === 'checkpoint') {
+        raced = true;
+        await send.call(this, command);
+      }
+      return send.call(this, command);
+    });
+    let run: Awaited<ReturnType<typeof invokeLogging<BackfillSummary>>>;
     try {
-      summary = await logging(event('scheduled.json'), context);
+      run = await invokeLogging((logging) => logging(event('scheduled.json'), context));
     } finally {
-      for (const spy of spies) spy.mockRestore();
-      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+      spy.mockRestore();
     }
     expect(raced).toBe(true);
-    expect(summary.sources.filter((s) => s.stoppedBy === 'conflict')).toHaveLength(1);
-    const lines = writes
-      .join('')
-      .split('\n')
+    expect(run.result.sources.filter((s) => s.stoppedBy === 'conflict')).toHaveLength(1);
+    const finished = run.lines
       .filter((line) => line.includes('backfill finished'))
       .map((line) => JSON.parse(line) as { level: string; message: string });
-    expect(lines).toEqual([expect.objectContaining({ level: 'INFO', message: 'backfill finished' })]);
+    expect(finished).toEqual([expect.objectContaining({ level: 'INFO', message: 'backfill finished' })]);
   });
 
   it('rejects a malformed request with an error that says what is expected', async () => {

@@ -78,6 +78,18 @@ async function startRawServer(answer: (n: number) => { bytes: string; close?: bo
 
 const GET = { method: 'GET', path: '/contacts/1', headers: {}, body: undefined, timeoutMs: 2_000 };
 
+/** A ClearTalk client on `url` with instant sleeps, and the reasons of the retries it made. */
+function recordingClient(url: string) {
+  const reasons: string[] = [];
+  const client = createClearTalkClient({
+    baseUrl: url,
+    getApiKey: async () => 'k',
+    sleep: async () => {},
+    onRetry: (info) => reasons.push(info.reason),
+  });
+  return { client, reasons };
+}
+
 const send = (baseUrl: string, body?: string): Promise<TransportOutcome> =>
   createHttpTransport(baseUrl).send({
     method: body === undefined ? 'GET' : 'PATCH',
@@ -173,13 +185,7 @@ describe('ClearTalk HTTP transport', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(buildContact({ createdAt: stamp, updatedAt: stamp })));
     });
-    const reasons: string[] = [];
-    const client = createClearTalkClient({
-      baseUrl: server.url,
-      getApiKey: async () => 'k',
-      sleep: async () => {},
-      onRetry: (info) => reasons.push(info.reason),
-    });
+    const { client, reasons } = recordingClient(server.url);
     expect((await client.getContact('1')).id).toBe(1);
     expect(reasons).toEqual(['ECONNRESET']);
   });
@@ -260,13 +266,7 @@ describe('ClearTalk HTTP transport', () => {
   it('fails a malformed answer as an invalid response that the client does not retry', async () => {
     const server = await startRawServer(() => ({ bytes: 'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n{}' }));
     expect(await send(server.url)).toMatchObject({ ok: false, error: { code: 'ERR_INVALID_HTTP_RESPONSE' } });
-    const retries: string[] = [];
-    const client = createClearTalkClient({
-      baseUrl: server.url,
-      getApiKey: async () => 'k',
-      sleep: async () => {},
-      onRetry: (info) => retries.push(info.reason),
-    });
+    const { client, reasons: retries } = recordingClient(server.url);
     await expect(client.getContact('1')).rejects.toMatchObject({ code: 'request-failed', retryable: false });
     expect(retries).toEqual([]);
   });
@@ -368,11 +368,7 @@ describe('ClearTalk HTTP transport', () => {
     const server = await startRawServer(() => ({
       bytes: `\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(contact)}\r\n\r\n${contact}\r\n`,
     }));
-    const client = createClearTalkClient({
-      baseUrl: server.url,
-      getApiKey: async () => 'k',
-      sleep: async () => {},
-    });
+    const { client } = recordingClient(server.url);
     expect((await client.getContact('1')).id).toBe(1);
     expect((await client.getContact('1')).id).toBe(1);
   });
