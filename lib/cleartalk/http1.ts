@@ -3,10 +3,11 @@
  * text, and a response reader fed the bytes of one connection as they arrive. No sockets, no
  * timers, so every split of a response across reads can be tested.
  *
- * Why not `node:http`: its request and response objects (streams, events, header maps) cost
- * about three times the CPU of the exchange itself; this framing does what the client needs and
- * no more (docs/benchmarks.md, bench:client and bench:worker). What it does not do, on purpose:
- * no pipelining (one request at a time per connection), no upgrade, no request trailers.
+ * Why not `node:http`: its request and response objects (streams, events, header maps) made a
+ * raw `node:http` PATCH loop cost ~1.5-2x the CPU of our whole client on this framing
+ * (docs/benchmarks.md, bench:client and bench:worker); this does what the client needs and no
+ * more. Not done, on purpose: pipelining (one request at a time per connection), upgrades,
+ * request trailers.
  */
 
 /** Codes of the failures thrown here; the transport turns them into ClearTalkTransportError codes. */
