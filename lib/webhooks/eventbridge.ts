@@ -89,10 +89,7 @@ export async function handleShopifyEventBridgeEvent(
   const body = payload as Record<string, unknown>;
   // Truncation matters only for topics we act on; others are ignored whole anyway.
   if (isHandledShopifyTopic(topic) && isTruncatedPayload(topic, body)) {
-    return deadLetter(
-      'payload-truncated',
-      `Shopify cut the ${topic} payload to its id (over 1 MB); a backfill picks the change up`,
-    );
+    return deadLetter('payload-truncated', truncatedMessage(topic));
   }
   try {
     const result = await processShopifyWebhook({ topic, shop, webhookId, payload: body }, deps);
@@ -103,6 +100,17 @@ export async function handleShopifyEventBridgeEvent(
     }
     throw error;
   }
+}
+
+/**
+ * What an operator reads on a truncated payload's dead letter. The Shopify backfill reads
+ * customers, so it recovers a customer change, but not an order's facts (`shopify_last_order_*`).
+ */
+function truncatedMessage(topic: string): string {
+  const cut = `Shopify cut the ${topic} payload to its id (over 1 MB)`;
+  return topic.startsWith('orders/')
+    ? `${cut}; the backfill reads customers only, so the order's fields come back only if the order is sent again (npm run send with the full payload)`
+    : `${cut}; the next Shopify backfill picks the customer change up`;
 }
 
 /** FIFO group of a dead letter: the entity, so dead letters of one customer stay in order. */

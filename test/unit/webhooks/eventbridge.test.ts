@@ -82,6 +82,19 @@ describe('handleShopifyEventBridgeEvent', () => {
     expect(letter.MessageAttributes?.errorReason?.StringValue).toBe('payload-truncated');
     expect(JSON.parse(String(letter.MessageBody))).toEqual(event);
     expect(letter.MessageGroupId).toBe(`shopify:${TEST_SHOP}:order:5820982911946`);
+    // The backfill reads customers only: the message must not promise it recovers an order.
+    expect(letter.MessageAttributes?.errorMessage?.StringValue).toMatch(/backfill reads customers only/);
+  });
+
+  it('tells the operator a truncated customer change comes back with the next backfill', async () => {
+    const { deps, sqs } = eventBridgeDeps();
+    await handleShopifyEventBridgeEvent(
+      eventBridgeEvent({ topic: 'customers/update', payload: { id: 7 } }),
+      deps,
+    );
+    const letter = sqs.sent[0] as { MessageAttributes?: Record<string, { StringValue?: string }> };
+    expect(letter.MessageAttributes?.errorReason?.StringValue).toBe('payload-truncated');
+    expect(letter.MessageAttributes?.errorMessage?.StringValue).toMatch(/next Shopify backfill/);
   });
 
   it('dead-letters a redelivery of the same webhook under the same deduplication id', async () => {
