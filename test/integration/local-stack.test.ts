@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../tools/build/package.js';
@@ -124,6 +125,28 @@ describe('npm start (local stack)', () => {
     expect(stack.stdout()).toContain(`POST http://127.0.0.1:${port}/webhooks/shopify`);
     expect(stack.stdout()).toMatch(/ClearTalk sandbox\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(stack.stdout()).toContain('npm run send -- typeform events/typeform/');
+  });
+
+  it('runs a Typeform API stand-in for the backfill, its token in the secret the banner names', async () => {
+    const match =
+      /Typeform API\s+(http:\/\/127\.0\.0\.1:\d+)\s+\(stand-in for the backfill: token secret (\S+), form (\w+)\)/.exec(
+        stack.stdout(),
+      );
+    expect(match).not.toBeNull();
+    const [, url, secretId, form] = match as RegExpExecArray;
+    const token = (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId })))
+      .SecretString;
+    // The window of events/backfill/request-typeform.json, the sample the README invokes.
+    const request = readEvent('backfill/request-typeform.json') as unknown as {
+      since: string;
+      until: string;
+    };
+    const answer = await fetch(
+      `${url}/forms/${form}/responses?since=${request.since}&until=${request.until}&page_size=1000`,
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { total_items: number }).total_items).toBe(30);
   });
 
   it('carries a signed Typeform and a signed Shopify webhook to ClearTalk PATCHes, then stops on Ctrl-C', async () => {

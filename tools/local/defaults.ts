@@ -7,12 +7,19 @@
  * | `LOCAL_TYPEFORM_SECRET` | `local-typeform-secret` | signs Typeform webhooks (events/, send)   |
  * | `LOCAL_SHOPIFY_SECRET`  | `local-shopify-secret`  | signs Shopify webhooks (events/, send)    |
  * | `LOCAL_SHOPIFY_SHOP`    | `cleartalk-demo.myshopify.com` | shop domain of local Shopify deliveries |
+ *
+ * The Typeform Responses API stand-in of `npm start` takes the token `local-typeform-token` and
+ * lists 30 responses of form `lT4Z3j`, the newest at 2026-11-25 12:00 UTC: inside the window of
+ * events/backfill/request-typeform.json, for `serverless invoke local -f backfill`.
  */
 export const LOCAL_DEFAULTS = {
   typeformSecret: 'local-typeform-secret',
   shopifySecret: 'local-shopify-secret',
   shopifyShop: 'cleartalk-demo.myshopify.com',
   port: 3000,
+  typeformApiToken: 'local-typeform-token',
+  typeformForm: 'lT4Z3j',
+  typeformNewestAt: Date.UTC(2026, 10, 25, 12),
 } as const;
 
 /** The local Typeform webhook secret: `LOCAL_TYPEFORM_SECRET`, else the documented default. */

@@ -31,6 +31,7 @@ import { PROJECT_ROOT } from '../build/package.js';
 import { provisionStack } from '../provision.js';
 import type { Sandbox } from '../sandbox/server.js';
 import { startSandbox } from '../sandbox/server.js';
+import { startTypeformApiStandin } from '../standins/typeform-api.js';
 import { LOCAL_DEFAULTS, localShopifySecret, localTypeformSecret } from './defaults.js';
 import { type HttpApiHandler, type LocalHttpApi, loadServerlessFunctions, startHttpApi } from './http-api.js';
 import { formatStreamLines } from './log-format.js';
@@ -56,6 +57,8 @@ export interface LocalStack {
   /** The in-process sandbox; undefined when CLEARTALK_BASE_URL points at a real account. */
   readonly sandbox?: Sandbox;
   readonly awsEndpoint: string;
+  /** The Typeform Responses API stand-in and the moto secret holding its token (for the backfill). */
+  readonly typeformApi: { readonly url: string; readonly tokenSecretId: string };
   /** The contract variables the functions run with (queue URLs, secret ids…; no secret values). */
   readonly environment: Readonly<Record<string, string>>;
   readonly poller: SqsPoller;
@@ -141,6 +144,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     const clearTalkBaseUrl = realBaseUrl ?? (sandbox as Sandbox).url;
 
+    // 3b. A Typeform Responses API stand-in, for the backfill (`serverless invoke local`).
+    const typeformApi = await startTypeformApiStandin({
+      token: LOCAL_DEFAULTS.typeformApiToken,
+      forms: { [LOCAL_DEFAULTS.typeformForm]: { count: 30 } },
+      newestAt: LOCAL_DEFAULTS.typeformNewestAt,
+    });
+    stoppers.push(() => typeformApi.stop());
+
     // 4. Secrets, under the names the functions are configured with.
     const secrets = new SecretsManagerClient({});
     const secretIds = {
@@ -148,6 +159,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       SHOPIFY_WEBHOOK_SECRET_ID: `${prefix}/shopify-webhook-secret`,
       CLEARTALK_API_KEY_SECRET_ID: `${prefix}/cleartalk-api-key`,
     };
+    // Not a function's variable here (the stack runs no backfill): named in the banner.
+    const typeformApiTokenSecretId = `${prefix}/typeform-api-token`;
+    await putSecret(secrets, typeformApiTokenSecretId, LOCAL_DEFAULTS.typeformApiToken);
     await putSecret(secrets, secretIds.TYPEFORM_WEBHOOK_SECRET_ID, localTypeformSecret(env));
     await putSecret(secrets, secretIds.SHOPIFY_WEBHOOK_SECRET_ID, localShopifySecret(env));
     await putSecret(secrets, secretIds.CLEARTALK_API_KEY_SECRET_ID, apiKey);
@@ -219,6 +233,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       clearTalkBaseUrl,
       ...(sandbox ? { sandbox } : {}),
       awsEndpoint,
+      typeformApi: { url: typeformApi.url, tokenSecretId: typeformApiTokenSecretId },
       environment,
       poller,
       stop: stopAll,
@@ -231,7 +246,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
 /** The start-up banner: URLs and what to try next. */
 export function describeStack(
-  stack: Pick<LocalStack, 'url' | 'routes' | 'sandbox' | 'clearTalkBaseUrl' | 'awsEndpoint' | 'environment'>,
+  stack: Pick<
+    LocalStack,
+    'url' | 'routes' | 'sandbox' | 'clearTalkBaseUrl' | 'awsEndpoint' | 'typeformApi' | 'environment'
+  >,
 ): string {
   // The port the routes really listen on (PORT=0 picks a free one): what `npm run send` needs.
   const port = Number(new URL(stack.url).port);
@@ -243,6 +261,7 @@ export function describeStack(
       ? `  ClearTalk sandbox  ${stack.clearTalkBaseUrl}  (x-api-key: ${stack.sandbox.apiKey}; demo contacts 123, 4711, 4712; GET /__sandbox/contacts, /__sandbox/requests)`
       : `  ClearTalk          ${stack.clearTalkBaseUrl}  (real account: the key from LOCAL_CLEARTALK_API_KEY)`,
     `  AWS (moto)         ${stack.awsEndpoint}  queue ${stack.environment.PATCH_QUEUE_URL}`,
+    `  Typeform API       ${stack.typeformApi.url}  (stand-in for the backfill: token secret ${stack.typeformApi.tokenSecretId}, form ${LOCAL_DEFAULTS.typeformForm})`,
     `  worker             polling the queue; one line per job outcome below`,
     '',
     'Try:',

@@ -6,6 +6,7 @@ const stackOn = (port: number): Parameters<typeof describeStack>[0] => ({
   routes: { typeformWebhook: `http://127.0.0.1:${port}/webhooks/typeform` },
   clearTalkBaseUrl: 'http://127.0.0.1:4010',
   awsEndpoint: 'http://127.0.0.1:5000',
+  typeformApi: { url: 'http://127.0.0.1:4020', tokenSecretId: 'local/typeform-api-token' },
   environment: { PATCH_QUEUE_URL: 'http://127.0.0.1:5000/123/local-patches.fifo' },
 });
 
