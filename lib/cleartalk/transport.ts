@@ -105,6 +105,21 @@ export function createHttpTransport(baseUrl: string, options: HttpTransportOptio
     socket.on('session', (session: Buffer) => {
       tlsSession = session;
     });
+    // A connection that failed, or closed before its handshake completed, drops the session (as
+    // https.Agent evicts on error): a server that fails a resumption outright, instead of
+    // declining it, would otherwise fail every later connection that offers the same session.
+    // On 'error', before the exchange hears of it: 'close' comes a turn later, after the
+    // client's immediate retry has opened its connection.
+    let established = false;
+    socket.once('secureConnect', () => {
+      established = true;
+    });
+    socket.on('error', () => {
+      tlsSession = undefined;
+    });
+    socket.once('close', () => {
+      if (!established) tlsSession = undefined;
+    });
     return socket;
   };
 
@@ -245,11 +260,11 @@ class Connection {
     if (exchange === undefined) return;
     if (this.served > 0 && reader?.started === false) {
       // A reused connection dead before the first byte of the answer was stale: closed by the
-      // peer while idle unnoticed, as after a Lambda thaw. The ones idle longer than it most
-      // likely are too; dropping them lets the client's one immediate retry get a new one.
+      // peer while idle unnoticed, as after a Lambda thaw. The other idle ones most likely are
+      // too; dropping them all lets the client's one immediate retry get a new one.
       for (const other of this.idle.splice(0)) other.abandon();
     }
-    exchange.fail(error);
+    exchange.fail(error, reader?.started === true);
   }
 
   private leaveIdle(): void {
@@ -283,9 +298,13 @@ class Exchange {
     this.reusedSocket = reusedSocket;
   }
 
-  fail(error: unknown): void {
+  /**
+   * Fails the exchange. `answerStarted`: bytes of the answer had arrived, so the server had the
+   * request, and a reused connection was not a stale one.
+   */
+  fail(error: unknown, answerStarted = false): void {
     if (this.settled) return;
-    this.finish({ ok: false, error: toTransportError(error, this.reusedSocket) });
+    this.finish({ ok: false, error: toTransportError(error, this.reusedSocket && !answerStarted) });
     // Frees the socket at once instead of leaving it to a server that misbehaves.
     this.connection?.abandon();
   }

@@ -2,7 +2,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  connect as netConnect,
+  type Socket,
+} from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClearTalkClient } from '../../../lib/cleartalk/client.js';
@@ -155,6 +160,27 @@ describe('ClearTalk HTTP transport', () => {
     expect(outcome).toMatchObject({ ok: false, error: { code: 'ECONNRESET', reusedSocket: false } });
   });
 
+  it('does not take a reused connection broken in the middle of an answer for a stale one', async () => {
+    let calls = 0;
+    const server = await startServer((res) => {
+      calls += 1;
+      if (calls === 1) {
+        res.end('{}');
+        return;
+      }
+      // The second request, on the same keep-alive connection, reached the server.
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('{"id":');
+      setTimeout(() => res.destroy(), 20);
+    });
+    const transport = createHttpTransport(server.url);
+    expect(await transport.send(GET)).toMatchObject({ ok: true });
+    const outcome = await transport.send(GET);
+    expect(new Set(server.seen.map((s) => s.remotePort)).size).toBe(1);
+    // Not marked reused: the client retries it as a failed attempt, not at once as a stale socket.
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'ECONNRESET', reusedSocket: false } });
+  });
+
   it('reports a refused connection with its Node code', async () => {
     const outcome = await send('http://127.0.0.1:9');
     expect(outcome).toMatchObject({
@@ -193,7 +219,9 @@ describe('ClearTalk HTTP transport', () => {
   it('reuses an idle connection for 4 s, or until a second before the Keep-Alive timeout the server gives', async () => {
     let hint: string | undefined;
     const server = await startServer((res) => {
-      if (hint !== undefined) res.setHeader('keep-alive', hint);
+      // A Connection header of our own keeps node:http from adding its `Keep-Alive: timeout=5`.
+      if (hint === undefined) res.setHeader('connection', 'keep-alive');
+      else res.setHeader('keep-alive', hint);
       res.end('{}');
     });
     let time = Date.UTC(2026, 10, 27);
@@ -426,6 +454,56 @@ describe('ClearTalk HTTP transport', () => {
     expect(resumed).toEqual([false, true]);
   });
 
+  it('drops the cached TLS session after a failed connection, so a server that cannot resume it does not fail every later one', async () => {
+    // As a TLS front whose resumption broke (ticket keys, EMS): it resets every connection that
+    // offers a session, and completes those that do not.
+    const key = readFileSync(new URL('../../fixtures/tls/localhost.key', import.meta.url));
+    const cert = readFileSync(new URL('../../fixtures/tls/localhost.crt', import.meta.url));
+    const backend = createHttpsServer({ key, cert }, (_req, res) => {
+      res.setHeader('connection', 'close');
+      res.end('{"id":1}');
+    });
+    servers.push(backend);
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    let refused = 0;
+    const front = createTcpServer((client) => {
+      sockets.push(client);
+      client.on('error', () => {});
+      let hello = Buffer.alloc(0);
+      const onData = (data: Buffer) => {
+        hello = Buffer.concat([hello, data]);
+        if (hello.length < 5 || hello.length < 5 + hello.readUInt16BE(3)) return;
+        client.off('data', onData);
+        if (offersSession(hello)) {
+          refused += 1;
+          client.resetAndDestroy();
+          return;
+        }
+        const upstream = netConnect((backend.address() as AddressInfo).port, '127.0.0.1');
+        sockets.push(upstream);
+        upstream.on('error', () => {});
+        upstream.write(hello);
+        client.pipe(upstream).pipe(client);
+      };
+      client.on('data', onData);
+    });
+    servers.push(front);
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    const outcomes: TransportOutcome[] = [];
+    try {
+      const transport = createHttpTransport(`https://localhost:${(front.address() as AddressInfo).port}`);
+      for (let i = 0; i < 3; i += 1) outcomes.push(await transport.send(GET));
+    } finally {
+      if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+    }
+    // A full handshake; the session offered and refused; a full handshake again.
+    expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, false, true]);
+    expect(refused).toBe(1);
+  });
+
   it('leaves no idle connection keeping a process alive', async () => {
     // A server that never closes an idle connection (node:http's would after 5 s).
     const server = await startRawServer(() => ({
@@ -456,3 +534,18 @@ describe('ClearTalk HTTP transport', () => {
     expect({ code, out }).toEqual({ code: 0, out: 'true' });
   });
 });
+
+/** Whether a TLS ClientHello record offers a session to resume (TLS 1.3 pre_shared_key, TLS 1.2 ticket). */
+function offersSession(hello: Buffer): boolean {
+  // Record header 5, handshake header 4, version 2, random 32, then the session id.
+  let at = 5 + 4 + 2 + 32;
+  at += 1 + (hello[at] ?? 0);
+  at += 2 + hello.readUInt16BE(at); // cipher suites
+  at += 1 + (hello[at] ?? 0); // compression methods
+  const end = at + 2 + hello.readUInt16BE(at);
+  for (at += 2; at + 4 <= end; at += 4 + hello.readUInt16BE(at + 2)) {
+    const type = hello.readUInt16BE(at);
+    if (type === 41 || (type === 35 && hello.readUInt16BE(at + 2) > 0)) return true;
+  }
+  return false;
+}
