@@ -100,7 +100,11 @@ export class InvalidContactIdError extends ClearTalkError {
 export class ClearTalkTransportError extends Error {
   /** The Node error code, e.g. `ECONNRESET`, `ETIMEDOUT` (also used for the client's own attempt timeout). */
   readonly code: string | undefined;
-  /** Whether the request went out on a reused keep-alive socket. */
+  /**
+   * Whether the request went out on a reused keep-alive socket that failed before any byte of the
+   * answer: the mark of a connection the server closed while it sat idle (the request never
+   * reached it). A reset in the middle of an answer is not one: the server had the request.
+   */
   readonly reusedSocket: boolean;
 
   constructor(message: string, options: { code: string | undefined; reusedSocket: boolean }) {

@@ -198,11 +198,15 @@ export class ResponseReader {
           break;
       }
       if (this.phase === 'done') {
-        // Empty lines after the response are tolerated (as before the next one); any other
-        // byte would be an answer nobody asked for.
+        // Empty lines after the response are tolerated (as before the next one). Any other byte
+        // is an answer nobody asked for: the response itself is complete and is delivered (the
+        // server acted on the request, as node:http would report), but the connection that
+        // carried the extra bytes is not used again.
         for (; at < buf.length; at += 1) {
-          if (buf[at] !== 13 && buf[at] !== 10)
-            throw invalid('data after the response (pipelining is not used)');
+          if (buf[at] !== 13 && buf[at] !== 10) {
+            this.keepAlive = false;
+            break;
+          }
         }
         return this.response();
       }

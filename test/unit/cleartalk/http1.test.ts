@@ -187,7 +187,6 @@ describe('ResponseReader', () => {
     ['a chunk size that is not hexadecimal', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
     ['a chunk without its CRLF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}xx'],
     ['a protocol switch nobody asked for', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n'],
-    ['bytes after the response', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n'],
   ])('refuses %s as an invalid response', (_what, response) => {
     expect(() => read([response])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_HTTP_RESPONSE' }));
   });
@@ -253,6 +252,14 @@ describe('ResponseReader', () => {
     expect(() => read(['HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n'])).toThrow(
       expect.objectContaining({ code: 'ERR_RESPONSE_TOO_LARGE' }),
     );
+  });
+
+  it('delivers a complete response followed by bytes nobody asked for, and does not reuse the connection', () => {
+    const response = read(['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n']);
+    expect(response).toMatchObject({ status: 200, reusable: false });
+    expect(text(response)).toBe('{}');
+    // Only CR and LF after it: tolerated, the connection stays usable.
+    expect(read(['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}\r\n'])?.reusable).toBe(true);
   });
 
   it('refuses bytes fed after a complete response', () => {
