@@ -2,7 +2,12 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sendDeadLetter } from '../aws/sqs.js';
 import { ValidationError } from '../errors.js';
 import { deduplicationId } from '../jobs/fifo-keys.js';
-import { isHandledShopifyTopic, processShopifyWebhook, type ShopifyProcessDeps } from './shopify.js';
+import {
+  isHandledShopifyTopic,
+  processShopifyWebhook,
+  SHOPIFY_TOPIC_ACTIONS,
+  type ShopifyProcessDeps,
+} from './shopify.js';
 
 /** The EventBridge event Shopify's partner event source emits (PLATFORMS.md). */
 export interface ShopifyEventBridgeEvent {
@@ -108,9 +113,14 @@ export async function handleShopifyEventBridgeEvent(
  */
 function truncatedMessage(topic: string): string {
   const cut = `Shopify cut the ${topic} payload to its id (over 1 MB)`;
-  return topic.startsWith('orders/')
-    ? `${cut}; the backfill reads customers only, so the order's fields come back only if the order is sent again (npm run send with the full payload)`
-    : `${cut}; the next Shopify backfill picks the customer change up`;
+  if (topic.startsWith('orders/')) {
+    return `${cut}; the backfill reads customers only, so the order's fields come back only if the order is sent again (npm run send with the full payload)`;
+  }
+  // A compliance topic (redact, data request): the backfill only writes contacts, it carries none out.
+  if (!(SHOPIFY_TOPIC_ACTIONS.customerJob as readonly string[]).includes(topic)) {
+    return `${cut}; no backfill carries out ${topic}, so it is not recovered automatically`;
+  }
+  return `${cut}; the next Shopify backfill picks the customer change up`;
 }
 
 /** FIFO group of a dead letter: the entity, so dead letters of one customer stay in order. */

@@ -252,7 +252,8 @@ export function describeStack(
   >,
 ): string {
   // The port the routes really listen on (PORT=0 picks a free one): what `npm run send` needs.
-  const port = Number(new URL(stack.url).port);
+  // (URL drops a default port: http on 80 has port ''.)
+  const port = Number(new URL(stack.url).port || 80);
   const portPrefix = port === LOCAL_DEFAULTS.port ? '' : `PORT=${port} `;
   const lines = [
     'cleartalk-contact-sync is running locally',

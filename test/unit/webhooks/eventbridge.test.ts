@@ -97,6 +97,19 @@ describe('handleShopifyEventBridgeEvent', () => {
     expect(letter.MessageAttributes?.errorMessage?.StringValue).toMatch(/next Shopify backfill/);
   });
 
+  it('does not promise a backfill recovers a truncated compliance request', async () => {
+    const { deps, sqs } = eventBridgeDeps();
+    await handleShopifyEventBridgeEvent(
+      eventBridgeEvent({ topic: 'customers/redact', payload: { id: 7 } }),
+      deps,
+    );
+    const letter = sqs.sent[0] as { MessageAttributes?: Record<string, { StringValue?: string }> };
+    expect(letter.MessageAttributes?.errorReason?.StringValue).toBe('payload-truncated');
+    const message = letter.MessageAttributes?.errorMessage?.StringValue;
+    expect(message).toMatch(/no backfill carries out customers\/redact/);
+    expect(message).not.toMatch(/picks the/);
+  });
+
   it('dead-letters a redelivery of the same webhook under the same deduplication id', async () => {
     const { deps, sqs } = eventBridgeDeps();
     const first = eventBridgeEvent({ topic: 'orders/create', payload: { id: 1 }, webhookId: 'wh-1' });

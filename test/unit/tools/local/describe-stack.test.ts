@@ -17,6 +17,10 @@ describe('describeStack (the npm start banner)', () => {
     expect(banner).not.toContain('PORT=0');
   });
 
+  it('names port 80, which the URL of the routes leaves out', () => {
+    expect(describeStack(stackOn(80))).toContain('  PORT=80 npm run send -- typeform');
+  });
+
   it('leaves PORT out on the default port', () => {
     expect(describeStack(stackOn(3000))).toContain(
       '\n  npm run send -- typeform events/typeform/form-response.json',
