@@ -504,14 +504,15 @@ describe('ClearTalk HTTP transport', () => {
     expect(refused).toBe(1);
   });
 
-  it('leaves no idle connection keeping a process alive', async () => {
+  it('leaves no idle connection and no request timer keeping a process alive', async () => {
     // A server that never closes an idle connection (node:http's would after 5 s).
     const server = await startRawServer(() => ({
       bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{"id":1}',
     }));
     const script = `
       import { createHttpTransport } from './lib/cleartalk/transport.ts';
-      const outcome = await createHttpTransport(process.argv[1]).send(${JSON.stringify(GET)});
+      // A request timeout longer than the wait below: a timer left running would hold the process.
+      const outcome = await createHttpTransport(process.argv[1]).send(${JSON.stringify({ ...GET, timeoutMs: 60_000 })});
       process.stdout.write(String(outcome.ok));`;
     const child = spawn(
       process.execPath,
