@@ -123,9 +123,14 @@ export function createHttpTransport(baseUrl: string, options: HttpTransportOptio
     return socket;
   };
 
-  /** The most recently used idle connection still within its idle limit; older ones are closed. */
+  /**
+   * The most recently used idle connection still within its idle limit. Expired ones are closed:
+   * from the bottom of the pool (the oldest, which a busy pool would otherwise keep open until the
+   * server closes them) and from the top until a usable one comes up.
+   */
   function checkout(): Connection | undefined {
     const time = now();
+    while (idle.length > 0 && !(idle[0] as Connection).usableAt(time)) (idle.shift() as Connection).abandon();
     for (let connection = idle.pop(); connection !== undefined; connection = idle.pop()) {
       if (connection.usableAt(time)) return connection;
       connection.abandon();

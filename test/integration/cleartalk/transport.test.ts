@@ -246,6 +246,26 @@ describe('ClearTalk HTTP transport', () => {
     expect(new Set([second, third, fourth]).size).toBe(3);
   });
 
+  it('closes expired idle connections below the one it reuses', async () => {
+    const server = await startRawServer(() => ({ bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}' }));
+    let time = Date.UTC(2026, 10, 27);
+    const transport = createHttpTransport(server.url, { now: () => time });
+    // Two connections, idle from the same moment.
+    expect((await Promise.all([transport.send(GET), transport.send(GET)])).every((o) => o.ok)).toBe(true);
+    expect(server.ports).toHaveLength(2);
+    // 3 s later one of them carries a request, which renews its 4 s; the other expires at 4 s.
+    time += 3_000;
+    expect((await transport.send(GET)).ok).toBe(true);
+    time += 2_000;
+    expect((await transport.send(GET)).ok).toBe(true);
+    expect(server.ports).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The expired one was closed by the transport, not left for the server to close.
+    expect(sockets.map((socket) => socket.readableEnded || socket.destroyed)).toEqual(
+      expect.arrayContaining([true, false]),
+    );
+  });
+
   it('reads a chunked answer', async () => {
     const server = await startServer((res) => {
       res.write('{"id":');
