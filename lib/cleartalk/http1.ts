@@ -254,7 +254,7 @@ export class ResponseReader {
     if (part.length === 0) return;
     this.size += part.length;
     if (this.size > MAX_BODY_BYTES) {
-      throw httpFailure(`the response body is over ${MAX_BODY_BYTES} bytes`, 'ERR_RESPONSE_TOO_LARGE');
+      throw tooLarge();
     }
     this.chunks.push(part);
   }
@@ -354,7 +354,7 @@ export class ResponseReader {
       }
     } else if (contentLength !== undefined) {
       if (contentLength > MAX_BODY_BYTES) {
-        throw httpFailure(`the response body is over ${MAX_BODY_BYTES} bytes`, 'ERR_RESPONSE_TOO_LARGE');
+        throw tooLarge();
       }
       this.remaining = contentLength;
       this.phase = contentLength === 0 ? 'done' : 'length';
@@ -374,6 +374,10 @@ function findLineEnd(buf: Buffer, at: number): number {
   if (lf < 0) return -1;
   if (lf === at || buf[lf - 1] !== 13) throw invalid('a line ends with a bare LF');
   return lf - 1;
+}
+
+function tooLarge(): Error {
+  return httpFailure(`the response body is over ${MAX_BODY_BYTES} bytes`, 'ERR_RESPONSE_TOO_LARGE');
 }
 
 function invalid(what: string): Error {

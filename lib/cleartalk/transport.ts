@@ -174,7 +174,6 @@ class Connection {
   private exchange: Exchange | undefined;
   private reader: ResponseReader | undefined;
   private served = 0;
-  private closed = false;
   private idleUntil = 0;
 
   constructor(
@@ -207,7 +206,6 @@ class Connection {
   /** Ends the connection at once (a failed or timed-out exchange, a misbehaving server). */
   abandon(): void {
     this.exchange = undefined;
-    this.closed = true;
     this.leaveIdle();
     this.socket.destroy();
   }
@@ -223,7 +221,8 @@ class Connection {
     try {
       response = reader.feed(data);
     } catch (error) {
-      exchange.fail(error);
+      // Bytes of an answer came: whatever was wrong with them, the connection was not stale.
+      exchange.fail(error, true);
       return;
     }
     if (response !== undefined) this.finish(exchange, response);
@@ -234,7 +233,12 @@ class Connection {
     this.reader = undefined;
     this.served += 1;
     const idleMs = response.keepAliveMs === undefined ? IDLE_MS : response.keepAliveMs - IDLE_MARGIN_MS;
-    if (response.reusable && idleMs > 0 && !this.closed && this.idle.length < MAX_IDLE_CONNECTIONS) {
+    if (
+      response.reusable &&
+      idleMs > 0 &&
+      !this.socket.destroyed &&
+      this.idle.length < MAX_IDLE_CONNECTIONS
+    ) {
       this.idleUntil = this.now() + idleMs;
       this.socket.unref();
       this.idle.push(this);
@@ -245,7 +249,6 @@ class Connection {
   }
 
   private closedByPeer(): void {
-    this.closed = true;
     this.leaveIdle();
     const { exchange, reader } = this;
     if (exchange === undefined || reader === undefined) return;
@@ -319,7 +322,8 @@ class Exchange {
     try {
       body = decodeBody(response.body, response.contentEncoding);
     } catch (error) {
-      this.finish({ ok: false, error: toTransportError(error, this.reusedSocket) });
+      // The whole answer came: the connection was not stale.
+      this.finish({ ok: false, error: toTransportError(error, false) });
       return;
     }
     this.finish({ ok: true, status: response.status, retryAfter: response.retryAfter, body });
